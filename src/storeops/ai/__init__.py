@@ -1,0 +1,1 @@
+"""AI: classification, sentiment, forecasting, content generation, LLM providers (see ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""Amazon Selling Partner API connector (polled: Amazon does not push HTTP webhooks)."""

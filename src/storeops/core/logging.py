@@ -1,0 +1,38 @@
+"""structlog configuration: JSON lines to stderr, secrets never rendered."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import structlog
+
+_SENSITIVE = ("secret", "token", "password", "authorization", "api_key", "hmac")
+
+
+def _redact(_: object, __: str, event: dict[str, object]) -> dict[str, object]:
+    for key in list(event):
+        if any(word in key.lower() for word in _SENSITIVE):
+            event[key] = "**********"
+    return event
+
+
+def configure_logging(level: str = "info", json: bool = True) -> None:
+    numeric = getattr(logging, level.upper(), logging.INFO)
+    logging.basicConfig(stream=sys.stderr, level=numeric, format="%(message)s")
+    renderer: structlog.types.Processor = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _redact,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=True,
+    )

@@ -1,0 +1,1 @@
+"""The automations: the only layer that combines domains, rules, ai and connectors."""

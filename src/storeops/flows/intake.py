@@ -1,0 +1,106 @@
+"""What each inbound event does to our state: the inbox handlers, by vendor and topic.
+
+Handlers run inside the transaction that marks the inbox event processed
+(storeops.engine.inbox), so their writes happen exactly once. Anything that must
+leave storeops goes through the outbox (storeops.engine.outbox.emit).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import update
+
+from storeops.domain.customers import services as customers
+from storeops.domain.shops.services import find_shop
+from storeops.engine.inbox import EventContext, Handler, InvalidPayload
+from storeops.engine.models import REDACTED_BODY, InboxEvent
+
+
+def _object(ctx: EventContext) -> dict[str, Any]:
+    if not isinstance(ctx.payload, dict):
+        raise InvalidPayload(f"{ctx.event.topic} payload must be a JSON object")
+    return ctx.payload
+
+
+def _customer_subject(external_id: object) -> str:
+    return f"customer:{external_id}"
+
+
+def on_shopify_customer(ctx: EventContext) -> None:
+    data = _object(ctx)
+    customer = customers.upsert_from_shopify(ctx.session, ctx.shop_id, data)
+    if customer is not None:
+        ctx.event.subject = _customer_subject(customer.external_id)
+
+
+def on_shopify_order(ctx: EventContext) -> None:
+    """Orders carry the customer's latest snapshot; keep it (order automation builds on this)."""
+    data = _object(ctx)
+    customer = data.get("customer")
+    if isinstance(customer, dict) and customer.get("id") is not None:
+        customers.upsert_from_shopify(ctx.session, ctx.shop_id, customer)
+        ctx.event.subject = _customer_subject(customer["id"])
+
+
+def on_customers_data_request(ctx: EventContext) -> None:
+    data = _object(ctx)
+    customer = data.get("customer") or {}
+    request = data.get("data_request") or {}
+    external_id = str(customer["id"]) if customer.get("id") is not None else None
+    request_id = str(request.get("id") or ctx.event.event_id)
+    customers.record_data_request(
+        ctx.session, ctx.shop_id, request_id, external_id=external_id, email=customer.get("email")
+    )
+    if external_id:
+        ctx.event.subject = _customer_subject(external_id)
+
+
+def on_customers_redact(ctx: EventContext) -> None:
+    data = _object(ctx)
+    customer = data.get("customer") or {}
+    external_id = str(customer["id"]) if customer.get("id") is not None else None
+    erased = customers.redact_customer(ctx.session, external_id=external_id, email=customer.get("email"))
+    subjects = {_customer_subject(x) for x in erased}
+    if external_id:
+        subjects.add(_customer_subject(external_id))
+    # The raw webhook bodies we keep hold the same personal data, this one included.
+    if subjects:
+        ctx.session.execute(
+            update(InboxEvent)
+            .where(InboxEvent.shop_id == ctx.shop_id, InboxEvent.subject.in_(subjects))
+            .values(body=REDACTED_BODY)
+            .execution_options(synchronize_session=False)
+        )
+    ctx.event.body = REDACTED_BODY
+
+
+def on_shop_redact(ctx: EventContext) -> None:
+    _object(ctx)
+    customers.redact_shop(ctx.session, ctx.shop_id)
+    # Keep the inbox rows (their ids still drop duplicates) but erase every body.
+    ctx.session.execute(
+        update(InboxEvent)
+        .where(InboxEvent.shop_id == ctx.shop_id)
+        .values(body=REDACTED_BODY)
+        .execution_options(synchronize_session=False)
+    )
+    ctx.event.body = REDACTED_BODY
+    find_shop(ctx.session, ctx.shop_id).redacted_at = ctx.event.received_at
+
+
+HANDLERS: dict[tuple[str, str], Handler] = {
+    ("shopify", "customers/create"): on_shopify_customer,
+    ("shopify", "customers/update"): on_shopify_customer,
+    ("shopify", "orders/create"): on_shopify_order,
+    ("shopify", "orders/updated"): on_shopify_order,
+    ("shopify", "orders/paid"): on_shopify_order,
+    ("shopify", "orders/cancelled"): on_shopify_order,
+    ("shopify", "customers/data_request"): on_customers_data_request,
+    ("shopify", "customers/redact"): on_customers_redact,
+    ("shopify", "shop/redact"): on_shop_redact,
+}
+
+
+def handler_for(vendor: str, topic: str) -> Handler | None:
+    return HANDLERS.get((vendor, topic))

@@ -1,0 +1,70 @@
+"""Assemble a worker: the workflow engine, the inbox pump with our handlers, the outbox relay."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+
+import structlog
+
+from storeops.core.metrics import INBOX_OUTCOMES
+from storeops.core.settings import Settings
+from storeops.db.session import Database
+from storeops.engine.inbox import InboxProcessor, InboxPump
+from storeops.engine.outbox import OutboxRelay
+from storeops.engine.workflows import Engine
+from storeops.flows.intake import handler_for
+
+log = structlog.get_logger(__name__)
+
+
+def worker_name(settings: Settings) -> str:
+    return settings.executor_id or f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Worker:
+    """Everything that does background work in one process (`storeops worker`, or inside `up`)."""
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings = settings
+        self.db = db
+        self.name = worker_name(settings)
+        self.engine = Engine(settings.engine_database_url, executor_id=self.name)
+        processor = InboxProcessor(
+            db, handler_for, worker=self.name,
+            on_outcome=lambda vendor, outcome: INBOX_OUTCOMES.labels(vendor, outcome).inc(),
+        )
+        self.pump = InboxPump(
+            processor,
+            batch_size=settings.worker_batch_size,
+            lease_s=settings.inbox_lease_s,
+            idle_s=settings.worker_poll_interval_s,
+        )
+        self.relay = OutboxRelay(db, self.engine)
+        self._stop = threading.Event()
+        self._relay_thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.engine.launch()
+        self.pump.start()
+        self._relay_thread = threading.Thread(target=self._relay_loop, name="outbox-relay", daemon=True)
+        self._relay_thread.start()
+        log.info("worker started", worker=self.name)
+
+    def _relay_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                moved = self.relay.run_once()
+            except Exception as exc:  # noqa: BLE001 - keep relaying after a bad message
+                log.error("outbox relay error", error=repr(exc))
+                moved = 0
+            if not moved:
+                self._stop.wait(0.2)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.pump.stop()
+        if self._relay_thread:
+            self._relay_thread.join(timeout=10)
+        self.engine.shutdown()

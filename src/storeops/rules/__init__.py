@@ -1,0 +1,1 @@
+"""Rules: rule model, safe expression evaluation, versions (see ARCHITECTURE.md)."""

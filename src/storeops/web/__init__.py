@@ -1,0 +1,1 @@
+"""FastAPI app: webhook intake, REST API, dashboard (server-rendered)."""

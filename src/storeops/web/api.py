@@ -1,0 +1,152 @@
+"""REST API v1 (admin token). Every dashboard action is also an API call here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+
+from storeops.core.errors import InvalidInput, NotFound
+from storeops.domain.customers.models import DataRequest
+from storeops.domain.shops import services as shops
+from storeops.engine import inbox
+from storeops.engine.models import InboxEvent
+from storeops.web.deps import Admin, BoxDep, DbDep
+
+router = APIRouter(prefix="/api/v1", dependencies=[Admin])
+
+
+class ShopIn(BaseModel):
+    domain: str = Field(examples=["example.myshopify.com"])
+    name: str = ""
+    shopify_secret: str | None = Field(default=None, description="Shopify app API secret (signs webhooks)")
+    shopify_token: str | None = Field(default=None, description="Admin API access token")
+
+
+class CredentialIn(BaseModel):
+    value: str = Field(min_length=1)
+
+
+class RequeueIn(BaseModel):
+    ids: list[int] = Field(min_length=1, max_length=10_000)
+
+
+def _bad(exc: InvalidInput) -> HTTPException:
+    return HTTPException(422, {"error": str(exc), "field": exc.field})
+
+
+def register_shop(request: Request, db: Any, box: Any, body: ShopIn) -> dict[str, Any]:
+    credentials: dict[tuple[str, str], str] = {}
+    if body.shopify_secret:
+        credentials[("shopify", "webhook_secret")] = body.shopify_secret
+    if body.shopify_token:
+        credentials[("shopify", "access_token")] = body.shopify_token
+    with db.system_session() as session:
+        view = shops.add_shop(session, box, domain=body.domain, name=body.name, credentials=credentials)
+    request.app.state.shops.invalidate()
+    return view.as_dict()
+
+
+@router.get("/shops")
+def list_shops(db: DbDep) -> list[dict[str, Any]]:
+    with db.system_session() as session:
+        return [v.as_dict() for v in shops.list_shops(session)]
+
+
+@router.post("/shops", status_code=201)
+def add_shop(request: Request, body: ShopIn, db: DbDep, box: BoxDep) -> dict[str, Any]:
+    try:
+        return register_shop(request, db, box, body)
+    except InvalidInput as exc:
+        raise _bad(exc) from exc
+
+
+@router.put("/shops/{shop}/credentials/{vendor}/{name}", status_code=204)
+def set_credential(request: Request, shop: str, vendor: str, name: str, body: CredentialIn,
+                   db: DbDep, box: BoxDep) -> None:
+    try:
+        with db.system_session() as session:
+            found = shops.find_shop(session, shop)
+            shops.set_credential(session, box, shop_id=found.id, vendor=vendor, name=name, value=body.value)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except InvalidInput as exc:
+        raise _bad(exc) from exc
+    request.app.state.shops.invalidate()
+
+
+@router.get("/inbox")
+def list_inbox(
+    db: DbDep,
+    vendor: str | None = None,
+    status: str | None = None,
+    shop: str | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+) -> dict[str, Any]:
+    with db.system_session() as session:
+        query = select(InboxEvent).order_by(InboxEvent.id.desc()).limit(limit)
+        counts = select(InboxEvent.status, func.count()).group_by(InboxEvent.status)
+        if shop:
+            shop_id = shops.find_shop(session, shop).id
+            query = query.where(InboxEvent.shop_id == shop_id)
+            counts = counts.where(InboxEvent.shop_id == shop_id)
+        if vendor:
+            query = query.where(InboxEvent.vendor == vendor)
+        if status:
+            query = query.where(InboxEvent.status == status)
+        events = [
+            {
+                "id": e.id, "shop_id": e.shop_id, "vendor": e.vendor, "event_id": e.event_id, "topic": e.topic,
+                "status": e.status, "attempts": e.attempts, "received_at": e.received_at.isoformat(),
+                "processed_at": e.processed_at.isoformat() if e.processed_at else None, "error": e.error,
+            }
+            for e in session.scalars(query)
+        ]
+        by_status = dict(session.execute(counts).tuples().all())
+    return {"counts": by_status, "events": events}
+
+
+@router.post("/inbox/requeue")
+def requeue(body: RequeueIn, db: DbDep) -> dict[str, int]:
+    return {"requeued": inbox.requeue(db, body.ids)}
+
+
+@router.get("/shops/{shop}/data-requests")
+def data_requests(shop: str, db: DbDep) -> list[dict[str, Any]]:
+    """Exports prepared for Shopify's customers/data_request, for the merchant to send on."""
+    with db.system_session() as session:
+        try:
+            shop_id = shops.find_shop(session, shop).id
+        except NotFound as exc:
+            raise HTTPException(404, str(exc)) from exc
+    with db.session(shop_id) as session:
+        return [
+            {"request_id": r.request_id, "created_at": r.created_at.isoformat(), "export": r.export}
+            for r in session.scalars(select(DataRequest).order_by(DataRequest.id))
+        ]
+
+
+def _engine(request: Request) -> Any:
+    engine = getattr(request.app.state, "engine", None)
+    if engine is None:
+        raise HTTPException(503, "no workflow engine runs in this process (storeops serve); ask a worker")
+    return engine
+
+
+@router.get("/workflows")
+def list_workflows(request: Request, status: str | None = None,
+                   limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
+    return [w.as_dict() for w in _engine(request).list(status=status, limit=limit)]
+
+
+@router.post("/workflows/{workflow_id}/resume")
+def resume_workflow(request: Request, workflow_id: str) -> dict[str, str]:
+    _engine(request).resume(workflow_id)
+    return {"resumed": workflow_id}
+
+
+@router.post("/workflows/{workflow_id}/fork")
+def fork_workflow(request: Request, workflow_id: str, start_step: int = Query(1, ge=1)) -> dict[str, str]:
+    return {"forked": _engine(request).fork(workflow_id, start_step)}
