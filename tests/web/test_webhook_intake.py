@@ -6,13 +6,13 @@ import json
 
 import httpx
 import pytest
-from helpers import shopify_delivery
 from sqlalchemy import func, select
 
 from storeops.db.session import Database
 from storeops.engine.models import PENDING, InboxEvent
 
 from conftest import LiveServer
+from helpers import shopify_delivery
 
 
 def inbox_rows(db: Database) -> list[InboxEvent]:

@@ -32,7 +32,6 @@ from storeops.engine.models import InboxEvent
 
 app = typer.Typer(no_args_is_help=True, help="Benchmarks (JSON output).")
 
-SHOP = "bench.myshopify.com"
 SECRET = "bench-app-secret"
 TOKEN = "bench-admin-token"
 
@@ -57,6 +56,10 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout_s: float = 
     raise RuntimeError("server did not become healthy")
 
 
+def shop_domain(run: str) -> str:
+    return f"bench-{run}.myshopify.com"
+
+
 def build_request(port: int, index: int, run: str) -> bytes:
     body = json.dumps(
         {"id": 5_000_000 + index, "email": f"buyer{index}@example.com", "total_price": "19.90",
@@ -68,7 +71,7 @@ def build_request(port: int, index: int, run: str) -> bytes:
         "Content-Type": "application/json",
         "Content-Length": str(len(body)),
         "X-Shopify-Topic": "orders/create",
-        "X-Shopify-Shop-Domain": SHOP,
+        "X-Shopify-Shop-Domain": shop_domain(run),
         "X-Shopify-API-Version": "2026-07",
         "X-Shopify-Webhook-Id": f"wh-{run}-{index}",
         "X-Shopify-Event-Id": f"ev-{run}-{index}",
@@ -130,9 +133,10 @@ def start_server(data_dir: Path, port: int, database_url: str | None) -> subproc
         env["STOREOPS_DATABASE_URL"] = database_url
     else:
         env.pop("STOREOPS_DATABASE_URL", None)
+    log = (data_dir / "server.log").open("ab")
     return subprocess.Popen(
         [sys.executable, "-m", "storeops.cli.main", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=env, stdout=log, stderr=log,
     )
 
 
@@ -143,11 +147,12 @@ def run_ingest(count: int, concurrency: int, database_url: str | None, warmup: i
         base = f"http://127.0.0.1:{port}"
         try:
             wait_healthy(base, server)
-            response = httpx.post(f"{base}/api/v1/shops", headers={"Authorization": f"Bearer {TOKEN}"},
-                                  json={"domain": SHOP, "shopify_secret": SECRET}, timeout=10)
-            if response.status_code not in (201, 422):  # 422: registered by an earlier run (PostgreSQL)
-                raise RuntimeError(f"could not register the bench shop: {response.text}")
+            # A shop of its own per run: a PostgreSQL database may hold earlier runs.
             run = f"{os.getpid()}-{int(time.time() * 1000)}"
+            response = httpx.post(f"{base}/api/v1/shops", headers={"Authorization": f"Bearer {TOKEN}"},
+                                  json={"domain": shop_domain(run), "shopify_secret": SECRET}, timeout=10)
+            if response.status_code != 201:
+                raise RuntimeError(f"could not register the bench shop: {response.text}")
             asyncio.run(drive(port, [build_request(port, -i - 1, run) for i in range(warmup)], concurrency))
             requests = [build_request(port, i, run) for i in range(count)]
             started = time.perf_counter()
@@ -197,7 +202,7 @@ def run_ingest(count: int, concurrency: int, database_url: str | None, warmup: i
 @app.command()
 def ingest(
     count: Annotated[int, typer.Option(help="webhooks to send")] = 20_000,
-    concurrency: Annotated[int, typer.Option(help="concurrent keep-alive connections")] = 64,
+    concurrency: Annotated[int, typer.Option(help="concurrent keep-alive connections")] = 32,
     database_url: Annotated[str | None, typer.Option(help="PostgreSQL URL; default embedded SQLite")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = True,
 ) -> None:

@@ -17,7 +17,7 @@ def upgrade() -> None:
     settings = load()
     db = open_database(settings, migrate=False)
     revision = run_upgrade(db)
-    console.print(f"database at revision {revision} ({settings.resolved_database_url.split('@')[-1]})")
+    console.print(f"database at revision {revision} ({settings.resolved_database_url.split('@')[-1]})", markup=False)
 
 
 @app.command()

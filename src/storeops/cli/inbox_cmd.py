@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import func, select
 
-from storeops.cli.common import bootstrap, emit_json, load
+from storeops.cli.common import emit_json, load, open_database
 from storeops.engine import inbox
 from storeops.engine.models import InboxEvent
 
@@ -17,7 +17,7 @@ app = typer.Typer(no_args_is_help=True, help="The durable inbox of vendor events
 @app.command()
 def ids(vendor: Annotated[str, typer.Option(help="shopify, shipbob, gorgias or klaviyo")]) -> None:
     """Stored vendor event ids, one per line, in arrival order."""
-    db = bootstrap(load())
+    db = open_database(load())
     with db.system_session() as session:
         for event_id in session.scalars(
             select(InboxEvent.event_id).where(InboxEvent.vendor == vendor).order_by(InboxEvent.id)
@@ -28,7 +28,7 @@ def ids(vendor: Annotated[str, typer.Option(help="shopify, shipbob, gorgias or k
 @app.command()
 def stats(json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Events by vendor and status."""
-    db = bootstrap(load())
+    db = open_database(load())
     with db.system_session() as session:
         rows = session.execute(
             select(InboxEvent.vendor, InboxEvent.status, func.count()).group_by(InboxEvent.vendor, InboxEvent.status)
@@ -44,5 +44,5 @@ def stats(json: Annotated[bool, typer.Option("--json")] = False) -> None:
 @app.command()
 def requeue(event: Annotated[list[int], typer.Argument(help="inbox ids of failed/invalid events")]) -> None:
     """Put failed or invalid events back in line (after fixing their cause)."""
-    db = bootstrap(load())
+    db = open_database(load())
     print(f"requeued {inbox.requeue(db, event)}")

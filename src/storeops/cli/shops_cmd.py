@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from storeops.cli.common import bootstrap, console, emit_json, load
+from storeops.cli.common import console, emit_json, fail, load, open_database
 from storeops.core.errors import InvalidInput, NotFound
 from storeops.core.secrets import SecretBox, load_or_create_key
 from storeops.domain.shops import services as shops
@@ -29,7 +29,7 @@ def add(
     json: Json = False,
 ) -> None:
     """Register a shop; webhooks find it by X-Shopify-Shop-Domain."""
-    db = bootstrap(load())
+    db = open_database(load())
     credentials = {("shopify", "webhook_secret"): shopify_secret}
     if shopify_token:
         credentials[("shopify", "access_token")] = shopify_token
@@ -37,8 +37,7 @@ def add(
         with db.system_session() as session:
             view = shops.add_shop(session, _box(), domain=domain, name=name, credentials=credentials)
     except InvalidInput as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+        raise fail(exc) from exc
     if json:
         emit_json(view.as_dict())
     else:
@@ -47,7 +46,7 @@ def add(
 
 @app.command("list")
 def list_(json: Json = False) -> None:
-    db = bootstrap(load())
+    db = open_database(load())
     with db.system_session() as session:
         views = [v.as_dict() for v in shops.list_shops(session)]
     if json:
@@ -65,12 +64,11 @@ def set_credential(
     value: Annotated[str, typer.Option(prompt=True, hide_input=True)],
 ) -> None:
     """Store (or replace) one credential, encrypted at rest."""
-    db = bootstrap(load())
+    db = open_database(load())
     try:
         with db.system_session() as session:
             found = shops.find_shop(session, shop)
             shops.set_credential(session, _box(), shop_id=found.id, vendor=vendor, name=name, value=value)
     except (InvalidInput, NotFound) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
-    console.print(f"stored {vendor}.{name} for {found.domain}")
+        raise fail(exc) from exc
+    console.print(f"stored {vendor}.{name} for {found.domain}", markup=False)

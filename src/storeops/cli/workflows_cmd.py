@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from storeops.cli.common import bootstrap, emit_json, load
+from storeops.cli.common import emit_json, load, open_database
 from storeops.engine.workflows import Engine
 
 app = typer.Typer(no_args_is_help=True, help="Durable workflows: list, resume, replay (fork), cancel.")
@@ -14,7 +14,7 @@ app = typer.Typer(no_args_is_help=True, help="Durable workflows: list, resume, r
 
 def _engine() -> Engine:
     settings = load()
-    bootstrap(settings)
+    open_database(settings)
     engine = Engine(settings.engine_database_url, executor_id="cli")
     engine.launch(run_queues=False)
     return engine

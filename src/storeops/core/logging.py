@@ -4,16 +4,34 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping, MutableMapping
+from typing import Any
 
 import structlog
 
 _SENSITIVE = ("secret", "token", "password", "authorization", "api_key", "hmac")
 
 
-def _redact(_: object, __: str, event: dict[str, object]) -> dict[str, object]:
+def _scrub(value: Any, depth: int = 0) -> Any:
+    if depth > 5:
+        return value
+    if isinstance(value, Mapping):
+        return {
+            k: "**********" if isinstance(k, str) and any(w in k.lower() for w in _SENSITIVE) else _scrub(v, depth + 1)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return type(value)(_scrub(v, depth + 1) for v in value)
+    return value
+
+
+def _redact(_: object, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Blank every value whose key names a secret, at any depth (e.g. logged headers)."""
     for key in list(event):
         if any(word in key.lower() for word in _SENSITIVE):
             event[key] = "**********"
+        else:
+            event[key] = _scrub(event[key])
     return event
 
 

@@ -17,10 +17,15 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+# The drivers we ship: the stdlib sqlite3 module and psycopg 3 (sync engines only).
+_DATABASE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg")
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="STOREOPS_", toml_file="storeops.toml", extra="ignore", validate_default=True
+        env_prefix="STOREOPS_", toml_file="storeops.toml", extra="ignore", validate_default=True,
+        # A rejected database URL or token may hold a password: never echo inputs in errors.
+        hide_input_in_errors=True,
     )
 
     data_dir: Path = Field(default=Path(".storeops"), description="where the SQLite files and keys live")
@@ -47,10 +52,21 @@ class Settings(BaseSettings):
     def _known_scheme(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        if value.startswith("postgres://"):
+        value = value.strip()
+        if value.startswith("postgres://"):  # Heroku-style URLs; SQLAlchemy only knows postgresql://
             value = "postgresql://" + value.removeprefix("postgres://")
-        if not (value.startswith("sqlite") or value.startswith("postgresql")):
-            raise ValueError("STOREOPS_DATABASE_URL must be sqlite:///... or postgresql://...")
+        scheme, sep, rest = value.partition("://")
+        if not sep or scheme not in _DATABASE_SCHEMES:
+            # Name only the scheme: the rest of a URL may hold a password.
+            got = f", not {scheme}://..." if sep else ""
+            raise ValueError(
+                f"STOREOPS_DATABASE_URL must be sqlite:///path/to/file.db or postgresql://user@host/db{got}"
+            )
+        if scheme.startswith("sqlite") and rest.strip("/") in ("", ":memory:"):
+            # Every connection would get its own empty database and nothing would survive
+            # a restart: the inbox promises durability, so refuse it.
+            raise ValueError("STOREOPS_DATABASE_URL: an in-memory SQLite database is not supported; "
+                             "give a file path (sqlite:///path/to/file.db)")
         return value
 
     @classmethod

@@ -36,10 +36,27 @@ def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
     cursor.close()
 
 
+def _sqlite_no_implicit_begin(dbapi_conn: Any, _: Any) -> None:
+    dbapi_conn.isolation_level = None  # the driver must not BEGIN on its own; _sqlite_begin does
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # BEGIN IMMEDIATE takes the write lock at the start. A deferred transaction that reads
+    # and then writes fails at once with "database is locked" (SQLITE_BUSY_SNAPSHOT,
+    # busy_timeout does not apply) when another writer committed in between: measured
+    # as an inbox pump that processed nothing while webhooks were being stored. With the
+    # driver's implicit BEGIN off, SAVEPOINTs also nest inside our transaction instead of
+    # opening (and on RELEASE committing) one of their own. SQLAlchemy's documented
+    # pysqlite recipe: https://docs.sqlalchemy.org/en/20/dialects/sqlite.html
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_no_implicit_begin)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 

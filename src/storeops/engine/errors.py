@@ -2,39 +2,21 @@
 
 Every failure of an outbound call or a handler is mapped once to an Action (what the
 engine does next) and a FailureType (who has to fix it). Connectors override only the
-rows that differ for their vendor, by passing `overrides` to `classify`.
+rows that differ for their vendor: once, with storeops.core.failures.register_vendor_overrides,
+or per call by passing `overrides` to `classify` (which win over the vendor's rows).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from enum import StrEnum
 
 import httpx
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from storeops.core.errors import ConfigError, InvalidInput, VendorError
+from storeops.core.failures import Action, FailureType, Resolution, vendor_overrides
 
-
-class Action(StrEnum):
-    RETRY = "retry"
-    FAIL = "fail"
-    IGNORE = "ignore"
-    RATE_LIMITED = "rate_limited"
-    REFRESH_AUTH = "refresh_auth"
-
-
-class FailureType(StrEnum):
-    CONFIG = "config"  # credentials or settings: a person must fix them
-    SYSTEM = "system"  # a bug or a request the vendor will never accept
-    TRANSIENT = "transient"  # will likely pass if tried again
-
-
-@dataclass(frozen=True, slots=True)
-class Resolution:
-    action: Action
-    failure_type: FailureType
-    reason: str
+__all__ = ["HTTP_TABLE", "Action", "FailureType", "Resolution", "classify"]
 
 
 def _r(action: Action, failure: FailureType, reason: str) -> Resolution:
@@ -67,7 +49,7 @@ def classify(error: BaseException, overrides: Mapping[int, Resolution] | None = 
     if isinstance(error, VendorError):
         if error.status is None:
             return _TRANSPORT
-        table = {**HTTP_TABLE, **(overrides or {})}
+        table = {**HTTP_TABLE, **vendor_overrides(error.vendor), **(overrides or {})}
         if error.status in table:
             return table[error.status]
         if 500 <= error.status < 600:
@@ -79,4 +61,9 @@ def classify(error: BaseException, overrides: Mapping[int, Resolution] | None = 
         return _r(Action.FAIL, FailureType.SYSTEM, str(error) or "invalid input")
     if isinstance(error, httpx.TransportError | TimeoutError | ConnectionError):
         return _TRANSPORT
+    if isinstance(error, OperationalError | IntegrityError):
+        # Lost races between workers (a row inserted meanwhile, a deadlock, a locked
+        # SQLite file, a serialization failure) pass when tried again; a real constraint
+        # bug exhausts the retries and fails with its message.
+        return _r(Action.RETRY, FailureType.TRANSIENT, f"database conflict: {type(error).__name__}")
     return _UNKNOWN

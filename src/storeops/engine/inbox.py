@@ -21,15 +21,16 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import orjson
 import structlog
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from storeops.core.clock import utcnow
+from storeops.core.errors import VendorError
 from storeops.db.session import Database
 from storeops.engine.errors import Action, classify
 from storeops.engine.models import FAILED, IGNORED, INVALID, PENDING, PROCESSED, InboxEvent
@@ -50,14 +51,20 @@ class NewEvent:
 class InboxWriter:
     """Group commit for webhook intake. Thread-safe; `store` is awaited from the event loop."""
 
-    def __init__(self, db: Database, *, max_batch: int = 500) -> None:
+    def __init__(self, db: Database, *, max_batch: int = 500, writers: int | None = None) -> None:
         self._db = db
         self._max_batch = max_batch
         self._pending: list[tuple[NewEvent, Future[bool]]] = []
         self._cond = threading.Condition()
         self._stopped = False
-        self._thread = threading.Thread(target=self._run, name="inbox-writer", daemon=True)
-        self._thread.start()
+        # SQLite has one writer at a time, so a second thread would only wait on the lock;
+        # PostgreSQL commits in parallel, so overlapping batches hide each commit's round trip.
+        count = writers or (1 if db.is_sqlite else 3)
+        self._threads = [
+            threading.Thread(target=self._run, name=f"inbox-writer-{i}", daemon=True) for i in range(count)
+        ]
+        for thread in self._threads:
+            thread.start()
         self.batches = 0
         self.rows = 0
 
@@ -77,8 +84,9 @@ class InboxWriter:
     def close(self) -> None:
         with self._cond:
             self._stopped = True
-            self._cond.notify()
-        self._thread.join(timeout=10)
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join(timeout=10)
 
     def _run(self) -> None:
         while True:
@@ -183,9 +191,13 @@ def claim_batch(db: Database, *, limit: int, lease_s: float, worker: str) -> lis
     candidates = select(InboxEvent.id).where(ready).order_by(InboxEvent.id).limit(limit)
     if not db.is_sqlite:
         candidates = candidates.with_for_update(skip_locked=True)
+    # A MATERIALIZED CTE runs the LIMIT .. SKIP LOCKED select once. As an IN (subquery)
+    # PostgreSQL may re-run it per row, each run skipping rows this UPDATE already
+    # locked, and lease the whole inbox to one worker (caught by test_engine_inbox).
+    claimable = candidates.cte("claimable").prefix_with("MATERIALIZED", dialect="postgresql")
     statement = (
         update(InboxEvent)
-        .where(InboxEvent.id.in_(candidates.scalar_subquery()), ready)
+        .where(InboxEvent.id.in_(select(claimable.c.id)), ready)
         .values(lease_until=now + timedelta(seconds=lease_s), attempts=InboxEvent.attempts + 1)
         .returning(InboxEvent.id)
         .execution_options(synchronize_session=False)
@@ -274,7 +286,7 @@ class InboxProcessor:
             return self._retry_or_fail(session, event, exc)
         # The guard on status makes the mark-and-effects pair happen once: a second
         # worker holding an expired lease finds 0 rows here and rolls its effects back.
-        marked = session.execute(
+        marked = cast(CursorResult[Any], session.execute(
             update(InboxEvent)
             .where(InboxEvent.id == event.id, InboxEvent.status == PENDING)
             .values(
@@ -286,7 +298,7 @@ class InboxProcessor:
                 error=error,
             )
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )).rowcount
         if marked != 1:
             savepoint.rollback()
             return "lost_race"
@@ -311,25 +323,29 @@ class InboxProcessor:
             values.update(status=FAILED, lease_until=None)
         else:
             backoff = min(300.0, 2.0 ** event.attempts)
+            if isinstance(exc, VendorError) and exc.retry_after is not None:
+                backoff = max(backoff, exc.retry_after)  # the vendor said how long
             values.update(lease_until=utcnow() + timedelta(seconds=backoff))
-        session.execute(
+        changed = cast(CursorResult[Any], session.execute(
             update(InboxEvent)
             .where(InboxEvent.id == event.id, InboxEvent.status == PENDING)
             .values(**values)
             .execution_options(synchronize_session=False)
-        )
+        )).rowcount
+        if changed != 1:
+            return "lost_race"  # another worker settled it meanwhile
         return "failed" if give_up else "retried"
 
 
 def requeue(db: Database, inbox_ids: Sequence[int]) -> int:
     """Put failed or invalid events back to pending (after a fix); returns how many."""
     with db.system_session() as session:
-        return session.execute(
+        return cast(CursorResult[Any], session.execute(
             update(InboxEvent)
             .where(InboxEvent.id.in_(inbox_ids), InboxEvent.status.in_([FAILED, INVALID]))
-            .values(status=PENDING, lease_until=None, attempts=0, error=None)
+            .values(status=PENDING, lease_until=None, attempts=0, error=None, processed_at=None, processed_by=None)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )).rowcount
 
 
 def pending_count(db: Database) -> int:

@@ -9,7 +9,9 @@ durable workflow whose id is derived from the message's idempotency key, so:
   one workflow (the second start returns the first).
 
 Actions are registered by name with `action(...)`; each runs on a named queue (a
-vendor's rate-limited queue, for instance) with the message's payload.
+vendor's rate-limited queue, for instance) with the message's payload. An action that
+fails for good marks its message `failed` and leaves its workflow in ERROR, so
+`Engine.fork` can replay it after the cause is fixed.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from sqlalchemy.orm import Session
 
 from storeops.core.clock import utcnow
 from storeops.core.ids import idempotency_key
-from storeops.db.session import Database
+from storeops.db.session import Database, ShopScopeViolation
 from storeops.engine.models import PENDING, OutboxMessage
+from storeops.engine.retry import GaveUp
 from storeops.engine.workflows import Engine, step, workflow
 
 log = structlog.get_logger(__name__)
@@ -67,6 +70,10 @@ def emit(session: Session, *, shop_id: str, target: str, payload: dict[str, Any]
     so processing the same event again cannot create a second message."""
     if target not in _actions:
         raise KeyError(f"no outbound action named {target!r}")
+    # A Core INSERT passes the session's shop checks (they watch ORM objects), so check here.
+    scoped = session.info.get("shop_id")
+    if scoped is not None and scoped != shop_id:
+        raise ShopScopeViolation(f"outbox message for shop {shop_id!r} inside a session for {scoped!r}")
     key = idempotency_key(cause, target)
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     session.execute(
@@ -85,7 +92,13 @@ def workflow_id_for(key: str) -> str:
 @workflow(name="outbox.run_action")
 def run_action(message_id: int, target: str, shop_id: str, payload: dict[str, Any], key: str) -> dict[str, Any]:
     spec = _actions[target]
-    result = spec.fn(shop_id, payload, key) or {}
+    try:
+        result = spec.fn(shop_id, payload, key) or {}
+    except GaveUp as exc:
+        # Failed deliveries are rows a person can list; the workflow stays ERROR so it
+        # can be replayed with Engine.fork, whose `_mark_done` then marks it done.
+        _mark_failed(message_id, str(exc))
+        raise
     _mark_done(message_id, result)
     return result
 
@@ -98,6 +111,18 @@ def _mark_done(message_id: int, result: dict[str, Any]) -> None:
             update(OutboxMessage)
             .where(OutboxMessage.id == message_id)
             .values(status=DONE, finished_at=utcnow(), result=result)
+            .execution_options(synchronize_session=False)
+        )
+
+
+@step(name="outbox.mark_failed")
+def _mark_failed(message_id: int, error: str) -> None:
+    db = _relay_db()
+    with db.system_session() as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.status != DONE)
+            .values(status=FAILED, finished_at=utcnow(), error=error[:2000])
             .execution_options(synchronize_session=False)
         )
 
@@ -142,7 +167,32 @@ class OutboxRelay:
                 workflow_id=workflow_id, partition_key=partition,
             )
             self._mark(message_id, status=DISPATCHED, workflow_id=workflow_id)
+            self._settle_if_finished(message_id, workflow_id)
         return len(snapshot)
+
+    def _settle_if_finished(self, message_id: int, workflow_id: str) -> None:
+        """Record the outcome of a workflow that had already finished when we enqueued it.
+
+        After a crash between enqueue and mark, the message is pending again; enqueueing
+        its workflow id once more returns the first run, whose `_mark_done` step will not
+        run again, so without this the message would stay `dispatched` for ever.
+        """
+        info = self.engine.status(workflow_id)
+        if info is None:
+            return
+        if info.status == "SUCCESS":
+            self._settle(message_id, status=DONE, result=self.engine.result(workflow_id) or {})
+        elif info.status == "ERROR":
+            self._settle(message_id, status=FAILED, error=(info.error or "workflow failed")[:2000])
+
+    def _settle(self, message_id: int, **values: Any) -> None:
+        with self.db.system_session() as session:
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == message_id, OutboxMessage.status.in_([PENDING, DISPATCHED]))
+                .values(finished_at=utcnow(), **values)
+                .execution_options(synchronize_session=False)
+            )
 
     def _mark(self, message_id: int, **values: Any) -> None:
         with self.db.system_session() as session:

@@ -18,6 +18,8 @@ in batches by InboxPump and only decisions worth a durable flow become workflows
 from __future__ import annotations
 
 import functools
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -56,6 +58,9 @@ class _Registry:
 
 
 _registry = _Registry()
+
+# DBOS statuses of a workflow that has not finished yet.
+_UNFINISHED = frozenset({"PENDING", "ENQUEUED", "DELAYED"})
 
 
 def workflow(name: str | None = None) -> Callable[[Callable[P, R]], Callable[P, R]]:
@@ -147,7 +152,22 @@ class Engine:
         if executor_id:
             config["executor_id"] = executor_id
         self._dbos = DBOS(config=config)  # type: ignore[arg-type]
+        self._on_sqlite = database_url.startswith("sqlite")
         self.launched = False
+
+    def _limiter(self, spec: QueueSpec) -> dict[str, float] | None:
+        if not (spec.limit and spec.period):
+            return None
+        period = spec.period
+        if self._on_sqlite and sys.version_info < (3, 12):
+            # DBOS 3.4 stamps a queue start with SQLite's clock in whole seconds on Python
+            # < 3.12 (dbos/_sys_db.py `_now_ms_sql`: strftime('%s')), so a start stops counting
+            # at the next second boundary and up to 2x `limit` could start within one period
+            # (measured: 10 starts in 0.47 s for limit=5/period=1 s). One more second covers
+            # every start for at least `period` seconds: the vendor's limit is never exceeded,
+            # at the cost of some throughput on SQLite only.
+            period += 1.0
+        return {"limit": spec.limit, "period": period}
 
     def launch(self, *, run_queues: bool = True) -> None:
         """Start executing. `run_queues=False` makes a client-only process (web servers)."""
@@ -156,11 +176,10 @@ class Engine:
         DBOS.launch()
         self.launched = True
         for spec in _registry.queues.values():
-            limiter = {"limit": spec.limit, "period": spec.period} if spec.limit and spec.period else None
             kwargs: dict[str, Any] = {
                 "worker_concurrency": spec.worker_concurrency,
                 "global_concurrency": spec.global_concurrency,
-                "limiter": limiter,
+                "limiter": self._limiter(spec),
                 "polling_interval_sec": 0.2,
                 "on_conflict": "always_update",
             }
@@ -194,7 +213,20 @@ class Engine:
         with SetWorkflowID(workflow_id), SetEnqueueOptions(queue_partition_key=partition_key, delay_seconds=delay_s):
             return DBOS.retrieve_queue(queue).enqueue(fn, *args)  # type: ignore[union-attr]
 
-    def result(self, workflow_id: str, timeout_s: float | None = None) -> Any:
+    def result(self, workflow_id: str, timeout_s: float | None = None, *, poll_s: float = 0.05) -> Any:
+        """Wait for a workflow's return value (its error is re-raised).
+
+        With `timeout_s`, raises TimeoutError if it has not finished by then. DBOS's own
+        wait has no timeout, so we poll the status first (outside workflows only: inside
+        one, each poll would be recorded as a step).
+        """
+        if timeout_s is not None:
+            deadline = time.monotonic() + timeout_s
+            while (found := DBOS.get_workflow_status(workflow_id)) is not None and found.status in _UNFINISHED:
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(f"workflow {workflow_id!r} still {found.status} after {timeout_s}s")
+                time.sleep(poll_s)
+        # Unknown ids: DBOS raises its own "no such workflow" here.
         return DBOS.retrieve_workflow(workflow_id).get_result()
 
     def status(self, workflow_id: str) -> WorkflowInfo | None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
@@ -20,7 +20,8 @@ router = APIRouter(prefix="/api/v1", dependencies=[Admin])
 
 class ShopIn(BaseModel):
     domain: str = Field(examples=["example.myshopify.com"])
-    name: str = ""
+    # shops.name is VARCHAR(255): longer names must be refused here, not crash PostgreSQL
+    name: str = Field(default="", max_length=255)
     shopify_secret: str | None = Field(default=None, description="Shopify app API secret (signs webhooks)")
     shopify_token: str | None = Field(default=None, description="Admin API access token")
 
@@ -31,6 +32,11 @@ class CredentialIn(BaseModel):
 
 class RequeueIn(BaseModel):
     ids: list[int] = Field(min_length=1, max_length=10_000)
+
+
+# shop_credentials.name is VARCHAR(40); names are identifiers like webhook_secret, api_key.
+CredentialName = Annotated[str, Path(pattern=r"^[a-z0-9_]{1,40}$", examples=["access_token"],
+                                     description="lower-case identifier, e.g. webhook_secret or api_key")]
 
 
 def _bad(exc: InvalidInput) -> HTTPException:
@@ -64,7 +70,7 @@ def add_shop(request: Request, body: ShopIn, db: DbDep, box: BoxDep) -> dict[str
 
 
 @router.put("/shops/{shop}/credentials/{vendor}/{name}", status_code=204)
-def set_credential(request: Request, shop: str, vendor: str, name: str, body: CredentialIn,
+def set_credential(request: Request, shop: str, vendor: str, name: CredentialName, body: CredentialIn,
                    db: DbDep, box: BoxDep) -> None:
     try:
         with db.system_session() as session:
@@ -89,7 +95,10 @@ def list_inbox(
         query = select(InboxEvent).order_by(InboxEvent.id.desc()).limit(limit)
         counts = select(InboxEvent.status, func.count()).group_by(InboxEvent.status)
         if shop:
-            shop_id = shops.find_shop(session, shop).id
+            try:
+                shop_id = shops.find_shop(session, shop).id
+            except NotFound as exc:
+                raise HTTPException(404, str(exc)) from exc
             query = query.where(InboxEvent.shop_id == shop_id)
             counts = counts.where(InboxEvent.shop_id == shop_id)
         if vendor:

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from storeops import __version__
 from storeops.core.metrics import QUEUE_DEPTH, REGISTRY, WORKFLOWS
@@ -23,10 +23,25 @@ from storeops.db.session import Database
 from storeops.engine.inbox import InboxWriter, pending_count
 from storeops.web import api, dashboard
 from storeops.web.auth import TokenChecker, ensure_admin_token
-from storeops.web.intake import ShopDirectory, receive_webhook
+from storeops.web.intake import ShopDirectory, WebhookIntake
 
 
-def create_app(settings: Settings, db: Database, *, worker: Any = None) -> FastAPI:
+class StoreopsApp:
+    """The ASGI entry point: webhooks go straight to the lean intake, the rest to FastAPI."""
+
+    def __init__(self, api: FastAPI) -> None:
+        self.api = api
+        self.state = api.state
+        self.intake = WebhookIntake(api.state)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/webhooks/"):
+            await self.intake(scope, receive, send)
+        else:
+            await self.api(scope, receive, send)
+
+
+def create_app(settings: Settings, db: Database, *, worker: Any = None) -> StoreopsApp:
     """Build the app. `worker` (storeops.flows.runtime.Worker) is started with the app when
     given: that is `storeops up`, everything in one process."""
 
@@ -47,7 +62,6 @@ def create_app(settings: Settings, db: Database, *, worker: Any = None) -> FastA
         title="storeops",
         version=__version__,
         lifespan=lifespan,
-        routes=[Route("/webhooks/{vendor}", receive_webhook, methods=["POST"])],
     )
     box = SecretBox(load_or_create_key(settings.ensure_data_dir(), settings.secret_key))
     app.state.settings = settings
@@ -79,4 +93,4 @@ def create_app(settings: Settings, db: Database, *, worker: Any = None) -> FastA
 
     app.include_router(api.router)
     app.include_router(dashboard.router)
-    return app
+    return StoreopsApp(app)

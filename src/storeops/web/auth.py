@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 
 from sqlalchemy import select
 
@@ -33,19 +34,27 @@ def ensure_admin_token(db: Database, configured: str | None) -> str | None:
 
 
 class TokenChecker:
-    def __init__(self, db: Database) -> None:
+    """Checks bearer tokens against the stored hashes. A valid answer is remembered for
+    `ttl_s` seconds only, so a token deleted from the table stops working soon after."""
+
+    def __init__(self, db: Database, *, ttl_s: float = 30.0) -> None:
         self.db = db
-        self._known: set[str] = set()
+        self.ttl_s = ttl_s
+        self._known: dict[str, float] = {}
 
     def valid(self, token: str | None) -> bool:
         if not token:
             return False
         digest = _digest(token)
-        if any(hmac.compare_digest(digest, known) for known in self._known):
-            return True
+        now = time.monotonic()
+        for known, expires in list(self._known.items()):
+            if expires < now:
+                del self._known[known]
+            elif hmac.compare_digest(digest, known):
+                return True
         with self.db.system_session() as session:
             found = session.scalar(select(AdminToken.token_sha256).where(AdminToken.token_sha256 == digest))
         if found:
-            self._known.add(found)
+            self._known[found] = now + self.ttl_s
             return True
         return False

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, CursorResult, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from storeops.core.clock import utcnow
@@ -45,10 +46,19 @@ def upsert_from_shopify(session: Session, shop_id: str, data: dict[str, Any]) ->
         return None
     external_id = str(external_id)
     updated = _parse_time(data.get("updated_at"))
-    customer = session.scalar(select(Customer).where(Customer.external_id == external_id))
+    # Two workers may see the same new customer at once (an order and a customer event):
+    # insert-if-absent, then read the row locked, so the newer-wins check below holds.
+    mine = select(Customer).where(Customer.external_id == external_id).with_for_update()
+    customer = session.scalar(mine)
     if customer is None:
-        customer = Customer(shop_id=shop_id, external_id=external_id)
-        session.add(customer)
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        session.execute(
+            dialect.insert(Customer)
+            .values(shop_id=shop_id, external_id=external_id, tags="", orders_count=0, total_spent_minor=0,
+                    updated_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["shop_id", "external_id"])
+        )
+        customer = session.scalars(mine.execution_options(populate_existing=True)).one()
     elif customer.redacted_at is not None:
         return customer  # erased on request: a late event must not bring the data back
     elif updated and customer.source_updated_at and updated <= customer.source_updated_at:
@@ -129,7 +139,7 @@ def redact_customer(session: Session, *, external_id: str | None, email: str | N
         customer.redacted_at = utcnow()
         erased.append(customer.external_id)
     # Exports we prepared earlier hold the same data.
-    conditions = [DataRequest.customer_external_id.in_(erased)] if erased else []
+    conditions: list[ColumnElement[bool]] = [DataRequest.customer_external_id.in_(erased)] if erased else []
     if email:
         conditions.append(DataRequest.email == email)
     for condition in conditions:
@@ -147,6 +157,7 @@ def redact_shop(session: Session, shop_id: str) -> int:
     session.execute(
         delete(DataRequest).where(DataRequest.shop_id == shop_id).execution_options(synchronize_session=False)
     )
-    return session.execute(
+    result = session.execute(
         delete(Customer).where(Customer.shop_id == shop_id).execution_options(synchronize_session=False)
-    ).rowcount
+    )
+    return cast(CursorResult[Any], result).rowcount

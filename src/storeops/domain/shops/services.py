@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storeops.core.clock import utcnow
@@ -16,7 +17,8 @@ from storeops.core.secrets import Secret, SecretBox
 from storeops.db.models import Shop, ShopCredential
 
 VENDORS = ("shopify", "shipbob", "gorgias", "klaviyo", "amazon")
-_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)+$")
+_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}(\.[a-z0-9][a-z0-9-]{0,62})+$")
+_CREDENTIAL_NAME = re.compile(r"^[a-z0-9_]{1,40}$")  # shop_credentials.name is VARCHAR(40)
 
 
 @dataclass(frozen=True)
@@ -41,11 +43,20 @@ def add_shop(session: Session, box: SecretBox, *, domain: str, name: str = "",
              credentials: dict[tuple[str, str], str] | None = None) -> ShopView:
     """Register a shop with its credentials; a domain already registered is refused."""
     domain = normalize_domain(domain)
+    if len(name) > 255:
+        raise InvalidInput("a shop name has at most 255 characters", field="name")
+    taken = InvalidInput(f"shop {domain} is already registered", field="domain")
     if session.scalar(select(Shop.id).where(Shop.domain == domain)) is not None:
-        raise InvalidInput(f"shop {domain} is already registered", field="domain")
+        raise taken
     shop = Shop(id=new_id("shop"), domain=domain, name=name or domain.split(".")[0])
-    session.add(shop)
-    session.flush()
+    try:
+        # Two registrations racing each other both pass the check above; the unique
+        # index on shops.domain decides, and the loser gets the same clear error.
+        with session.begin_nested():
+            session.add(shop)
+            session.flush()
+    except IntegrityError as exc:
+        raise taken from exc
     for (vendor, cred_name), value in (credentials or {}).items():
         set_credential(session, box, shop_id=shop.id, vendor=vendor, name=cred_name, value=value)
     return view(session, shop)
@@ -54,6 +65,8 @@ def add_shop(session: Session, box: SecretBox, *, domain: str, name: str = "",
 def set_credential(session: Session, box: SecretBox, *, shop_id: str, vendor: str, name: str, value: str) -> None:
     if vendor not in VENDORS:
         raise InvalidInput(f"unknown vendor {vendor!r}; one of {', '.join(VENDORS)}", field="vendor")
+    if not _CREDENTIAL_NAME.match(name):
+        raise InvalidInput("a credential name is 1-40 lower-case letters, digits or _", field="name")
     if not value:
         raise InvalidInput(f"{vendor} {name} must not be empty", field=name)
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite

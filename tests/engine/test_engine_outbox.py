@@ -1,0 +1,271 @@
+"""The outbox: effects written with the decision, relayed to durable workflows once."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from storeops.core.errors import VendorError
+from storeops.core.settings import Settings
+from storeops.db.session import Database, ShopScopeViolation
+from storeops.engine.models import OutboxMessage
+from storeops.engine.outbox import OutboxRelay, action, emit, registered_actions, workflow_id_for
+from storeops.engine.retry import GaveUp
+from storeops.engine.workflows import Engine, QueueSpec, define_queue
+
+VENDOR = define_queue(QueueSpec("test_engine_outbox.vendor"))
+PER_ORDER = define_queue(QueueSpec("test_engine_outbox.per_order", partitioned=True))
+
+TAG_ORDER = "test_engine_outbox.tag_order"
+ROUTE_ORDER = "test_engine_outbox.route_order"
+CANCEL_ORDER = "test_engine_outbox.cancel_order"
+
+_lock = threading.Lock()
+runs: dict[str, int] = defaultdict(int)  # "<action>:<order>" -> times the action body ran
+refusals_fixed: set[str] = set()  # orders whose cancellation the vendor now accepts
+
+
+def _ran(name: str, order: str) -> int:
+    with _lock:
+        runs[f"{name}:{order}"] += 1
+        return runs[f"{name}:{order}"]
+
+
+@action(TAG_ORDER, queue=VENDOR.name)
+def tag_order(shop_id: str, payload: dict[str, Any], key: str) -> dict[str, Any]:
+    _ran(TAG_ORDER, payload["order"])
+    return {"tagged": payload["order"], "tags": payload["tags"], "key": key, "shop": shop_id}
+
+
+@action(ROUTE_ORDER, queue=PER_ORDER.name, partition=lambda shop_id, payload: f"{shop_id}:{payload['order']}")
+def route_order(shop_id: str, payload: dict[str, Any], key: str) -> dict[str, Any]:
+    _ran(ROUTE_ORDER, payload["order"])
+    return {"routed": payload["order"]}
+
+
+@action(CANCEL_ORDER, queue=VENDOR.name)
+def cancel_order(shop_id: str, payload: dict[str, Any], key: str) -> dict[str, Any]:
+    _ran(CANCEL_ORDER, payload["order"])
+    if payload["order"] not in refusals_fixed:
+        raise VendorError("shopify", "order is already fulfilled", status=422)
+    return {"cancelled": payload["order"]}
+
+
+@pytest.fixture
+def order() -> str:
+    return f"order-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    started = Engine(settings.engine_database_url, executor_id=f"test-outbox-{uuid.uuid4().hex[:6]}")
+    try:
+        started.launch()
+        yield started
+    finally:
+        started.shutdown()
+
+
+@pytest.fixture
+def relay(db: Database, engine: Engine) -> OutboxRelay:
+    return OutboxRelay(db, engine)
+
+
+def messages(db: Database) -> list[OutboxMessage]:
+    with db.system_session() as session:
+        return list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+def message(db: Database, key: str) -> OutboxMessage:
+    with db.system_session() as session:
+        found = session.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key == key)).one()
+        session.expunge(found)
+        return found
+
+
+def emit_tag(db: Database, shop_id: str, order: str, *, cause: str | None = None) -> str:
+    with db.session(shop_id) as session:
+        return emit(
+            session, shop_id=shop_id, target=TAG_ORDER, payload={"order": order, "tags": ["vip"]},
+            cause=cause or f"inbox:shopify:{order}",
+        )
+
+
+def wait_for_status(db: Database, key: str, status: str, timeout_s: float = 10.0) -> OutboxMessage:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = message(db, key)
+        if found.status == status or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+# --- emit --------------------------------------------------------------------------
+
+
+def test_emit_in_a_shop_transaction_adds_one_pending_message(db: Database, shop_id: str, order: str) -> None:
+    key = emit_tag(db, shop_id, order)
+
+    [found] = messages(db)
+    assert found.idempotency_key == key
+    assert found.shop_id == shop_id
+    assert found.target == TAG_ORDER
+    assert found.payload == {"order": order, "tags": ["vip"]}
+    assert found.status == "pending"
+    assert found.created_at.tzinfo is not None
+    assert (found.workflow_id, found.result, found.error) == (None, None, None)
+
+
+def test_emitting_the_same_cause_and_target_twice_adds_one_message(db: Database, shop_id: str, order: str) -> None:
+    first = emit_tag(db, shop_id, order)
+    with db.session(shop_id) as session:  # the same event handled again, in one transaction even
+        again = emit(session, shop_id=shop_id, target=TAG_ORDER, payload={"order": order, "tags": []},
+                     cause=f"inbox:shopify:{order}")
+        also = emit(session, shop_id=shop_id, target=TAG_ORDER, payload={"order": order, "tags": []},
+                    cause=f"inbox:shopify:{order}")
+
+    assert first == again == also
+    [found] = messages(db)
+    assert found.payload["tags"] == ["vip"]  # the first decision stands
+
+    # Another cause, or another target for the same cause, is another effect.
+    emit_tag(db, shop_id, order, cause=f"inbox:shopify:{order}-edited")
+    with db.session(shop_id) as session:
+        emit(session, shop_id=shop_id, target=ROUTE_ORDER, payload={"order": order}, cause=f"inbox:shopify:{order}")
+    assert len(messages(db)) == 3
+
+
+def test_a_rolled_back_transaction_leaves_no_message(db: Database, shop_id: str, order: str) -> None:
+    with pytest.raises(RuntimeError), db.session(shop_id) as session:
+        emit(session, shop_id=shop_id, target=TAG_ORDER, payload={"order": order, "tags": []}, cause="inbox:x:1")
+        raise RuntimeError("the decision failed after the effect was added")
+
+    assert messages(db) == []
+
+
+def test_emit_refuses_an_unknown_target_and_another_shops_message(db: Database, shop_id: str, order: str) -> None:
+    assert TAG_ORDER in registered_actions()
+    with pytest.raises(KeyError), db.session(shop_id) as session:
+        emit(session, shop_id=shop_id, target="test_engine_outbox.no_such_action", payload={}, cause="inbox:x:2")
+    with pytest.raises(ShopScopeViolation), db.session(shop_id) as session:
+        emit(session, shop_id="shop_someone_else", target=TAG_ORDER, payload={"order": order, "tags": []},
+             cause="inbox:x:3")
+    assert messages(db) == []
+
+
+# --- relay -------------------------------------------------------------------------
+
+
+def test_relay_runs_each_action_once_and_stores_its_result(
+    db: Database, engine: Engine, relay: OutboxRelay, shop_id: str, order: str
+) -> None:
+    # A message whose action was removed in a later release comes first; it must not
+    # hold up the ones behind it.
+    with db.system_session() as session:
+        session.add(OutboxMessage(shop_id=shop_id, idempotency_key=f"gone-{order}", target="test_engine_outbox.gone",
+                                  payload={}, status="pending"))
+    key = emit_tag(db, shop_id, order)
+    with db.session(shop_id) as session:
+        routed = emit(session, shop_id=shop_id, target=ROUTE_ORDER, payload={"order": order}, cause=f"route:{order}")
+
+    assert relay.run_once() == 3
+
+    gone = message(db, f"gone-{order}")
+    assert gone.status == "failed"
+    assert "test_engine_outbox.gone" in (gone.error or "")
+
+    expected = {"tagged": order, "tags": ["vip"], "key": key, "shop": shop_id}
+    assert engine.result(workflow_id_for(key), timeout_s=10) == expected
+    done = wait_for_status(db, key, "done")
+    assert done.status == "done"
+    assert done.result == expected
+    assert done.workflow_id == workflow_id_for(key)
+    assert done.finished_at is not None
+    assert runs[f"{TAG_ORDER}:{order}"] == 1
+
+    # The partitioned action ran on its own queue.
+    assert engine.result(workflow_id_for(routed), timeout_s=10) == {"routed": order}
+    info = engine.status(workflow_id_for(routed))
+    assert info is not None and info.queue == PER_ORDER.name
+    assert wait_for_status(db, routed, "done").result == {"routed": order}
+
+    assert relay.run_once() == 0  # nothing pending any more
+    assert runs[f"{TAG_ORDER}:{order}"] == 1
+    assert runs[f"{ROUTE_ORDER}:{order}"] == 1
+
+
+def test_relays_racing_or_restarting_never_run_an_action_twice(
+    db: Database, engine: Engine, relay: OutboxRelay, shop_id: str, order: str
+) -> None:
+    keys = [emit_tag(db, shop_id, f"{order}-{n}") for n in range(5)]
+    other = OutboxRelay(db, engine)
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run(r: OutboxRelay) -> None:
+        try:
+            barrier.wait()
+            r.run_once()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(r,)) for r in (relay, other)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert errors == []
+    for n, key in enumerate(keys):
+        assert wait_for_status(db, key, "done").status == "done"
+        assert runs[f"{TAG_ORDER}:{order}-{n}"] == 1
+
+    # A relay enqueued the workflow and died before recording that: the row says pending.
+    key = keys[0]
+    with db.system_session() as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.idempotency_key == key)
+            .values(status="pending", workflow_id=None, dispatched_at=None, finished_at=None, result=None)
+        )
+
+    assert relay.run_once() == 1
+    assert relay.run_once() == 0
+
+    found = wait_for_status(db, key, "done")
+    assert found.status == "done"
+    assert found.result == {"tagged": f"{order}-0", "tags": ["vip"], "key": key, "shop": shop_id}
+    assert found.finished_at is not None
+    assert found.workflow_id == workflow_id_for(key)
+    assert runs[f"{TAG_ORDER}:{order}-0"] == 1
+
+
+def test_a_refused_action_marks_its_message_failed_and_a_fork_delivers_it(
+    db: Database, engine: Engine, relay: OutboxRelay, shop_id: str, order: str
+) -> None:
+    with db.session(shop_id) as session:
+        key = emit(session, shop_id=shop_id, target=CANCEL_ORDER, payload={"order": order}, cause=f"cancel:{order}")
+    relay.run_once()
+
+    with pytest.raises(GaveUp):
+        engine.result(workflow_id_for(key), timeout_s=10)
+    failed = wait_for_status(db, key, "failed")
+    assert failed.status == "failed"
+    assert "already fulfilled" in (failed.error or "")
+    assert workflow_id_for(key) in {w.workflow_id for w in engine.list(status="ERROR")}
+
+    refusals_fixed.add(order)  # a person sorted it out with the vendor
+    new_id = engine.fork(workflow_id_for(key), start_step=1)
+
+    assert engine.result(new_id, timeout_s=10) == {"cancelled": order}
+    done = wait_for_status(db, key, "done")
+    assert done.status == "done"
+    assert done.result == {"cancelled": order}
+    assert runs[f"{CANCEL_ORDER}:{order}"] == 2
