@@ -7,6 +7,7 @@ PG_URL="${STOREOPS_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/postg
 
 echo "== ruff"; $BIN/ruff check src tests
 echo "== import-layer contracts"; $BIN/lint-imports --no-cache
+echo "== mypy"; $BIN/mypy
 
 echo "== pytest on SQLite (embedded default)"
 STOREOPS_TEST_DATABASE=sqlite $BIN/pytest "$@"

@@ -155,13 +155,6 @@ def test_a_bad_domain_exits_2_with_a_clear_message(run: Any, db: Database, domai
         assert session.scalar(select(func.count()).select_from(Shop)) == 0
 
 
-@pytest.mark.xfail(
-    not on_postgres(),
-    reason="on SQLite the shop is registered anyway: add_shop flushes in session.begin_nested(); pysqlite "
-    "has not begun a transaction (it BEGINs only before DML), so SAVEPOINT opens one and RELEASE commits "
-    "it before the credential is refused (db/session.py lacks SQLAlchemy's pysqlite BEGIN recipe)",
-    strict=True,
-)
 def test_an_empty_secret_exits_2_and_registers_nothing(run: Any, db: Database) -> None:
     result = run("shops", "add", "--domain", SHOP_DOMAIN, "--shopify-secret", "")
     assert result.exit_code == 2, result.output

@@ -28,6 +28,7 @@ V1_ROUTES = {
     ("put", "/api/v1/shops/{shop}/credentials/{vendor}/{name}"),
     ("get", "/api/v1/shops/{shop}/data-requests"),
     ("get", "/api/v1/inbox"),
+    ("get", "/api/v1/sandboxes"),
     ("post", "/api/v1/inbox/requeue"),
     ("get", "/api/v1/workflows"),
     ("post", "/api/v1/workflows/{workflow_id}/resume"),

@@ -181,6 +181,10 @@ class InvalidPayload(Exception):
     """The body was signed correctly but is not what the topic promises."""
 
 
+class _Unusual(Exception):
+    """The optimistic batch met a failure or a race; it is redone event by event."""
+
+
 def claim_batch(db: Database, *, limit: int, lease_s: float, worker: str) -> list[int]:
     """Lease up to `limit` pending events to this worker; returns their ids in order."""
     now = utcnow()
@@ -244,9 +248,60 @@ class InboxProcessor:
         self.on_outcome = on_outcome or (lambda vendor, outcome: None)
 
     def process(self, ids: Sequence[int]) -> BatchResult:
-        result = BatchResult()
+        """Process claimed events. The usual case (every handler succeeds, nobody else
+        settled an event meanwhile) runs as one transaction with one guarded UPDATE for
+        the whole batch; anything unusual rolls that back and goes event by event, each
+        in its own savepoint. Measured on SQLite: per-event savepoints and marks cost
+        about half of a batch's time."""
         if not ids:
-            return result
+            return BatchResult()
+        if len(ids) > 1:
+            try:
+                return self._process_batch(ids)
+            except _Unusual:
+                pass  # rolled back: nothing of the optimistic attempt remains
+        return self._process_each(ids)
+
+    def _process_batch(self, ids: Sequence[int]) -> BatchResult:
+        now = utcnow()
+        outcomes: list[tuple[str, str]] = []
+        with self.db.system_session() as session:
+            events = session.scalars(
+                select(InboxEvent).where(InboxEvent.id.in_(ids)).order_by(InboxEvent.id)
+            ).all()
+            settled: dict[str, list[int]] = {PROCESSED: [], IGNORED: []}
+            for event in events:
+                handler = self.handlers(event.vendor, event.topic)
+                if handler is None:
+                    settled[IGNORED].append(event.id)
+                    outcomes.append((event.vendor, "ignored"))
+                    continue
+                try:
+                    self._run_handler(session, event, handler)
+                except Exception as exc:  # noqa: BLE001 - the careful path classifies it
+                    raise _Unusual from exc
+                settled[PROCESSED].append(event.id)
+                outcomes.append((event.vendor, "processed"))
+            for status, settled_ids in settled.items():
+                if not settled_ids:
+                    continue
+                marked = cast(CursorResult[Any], session.execute(
+                    update(InboxEvent)
+                    .where(InboxEvent.id.in_(settled_ids), InboxEvent.status == PENDING)
+                    .values(status=status, processed_at=now, processed_by=self.worker,
+                            process_count=InboxEvent.process_count + 1, lease_until=None, error=None)
+                    .execution_options(synchronize_session=False)
+                )).rowcount
+                if marked != len(settled_ids):
+                    raise _Unusual  # another worker settled some of them: redo carefully
+        result = BatchResult()
+        for vendor, outcome in outcomes:
+            setattr(result, outcome, getattr(result, outcome) + 1)
+            self.on_outcome(vendor, outcome)
+        return result
+
+    def _process_each(self, ids: Sequence[int]) -> BatchResult:
+        result = BatchResult()
         with self.db.system_session() as session:
             events = session.scalars(
                 select(InboxEvent).where(InboxEvent.id.in_(ids)).order_by(InboxEvent.id)
@@ -257,6 +312,20 @@ class InboxProcessor:
                 self.on_outcome(event.vendor, outcome)
         return result
 
+    @staticmethod
+    def _run_handler(session: Session, event: InboxEvent, handler: Handler) -> None:
+        try:
+            payload = orjson.loads(event.body)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidPayload(f"body is not JSON: {exc}") from exc
+        # Handlers see only this event's shop (storeops.db.session scoping).
+        session.info["shop_id"] = event.shop_id
+        try:
+            handler(EventContext(session=session, event=event, payload=payload))
+            session.flush()
+        finally:
+            session.info.pop("shop_id", None)
+
     def _process_one(self, session: Session, event: InboxEvent) -> str:
         now = utcnow()
         handler = self.handlers(event.vendor, event.topic)
@@ -266,17 +335,7 @@ class InboxProcessor:
             if handler is None:
                 status = IGNORED
             else:
-                try:
-                    payload = orjson.loads(event.body)
-                except orjson.JSONDecodeError as exc:
-                    raise InvalidPayload(f"body is not JSON: {exc}") from exc
-                # Handlers see only this event's shop (storeops.db.session scoping).
-                session.info["shop_id"] = event.shop_id
-                try:
-                    handler(EventContext(session=session, event=event, payload=payload))
-                    session.flush()
-                finally:
-                    session.info.pop("shop_id", None)
+                self._run_handler(session, event, handler)
         except InvalidPayload as exc:
             savepoint.rollback()
             savepoint = session.begin_nested()

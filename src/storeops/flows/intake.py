@@ -29,9 +29,9 @@ def _customer_subject(external_id: object) -> str:
 
 def on_shopify_customer(ctx: EventContext) -> None:
     data = _object(ctx)
-    customer = customers.upsert_from_shopify(ctx.session, ctx.shop_id, data)
-    if customer is not None:
-        ctx.event.subject = _customer_subject(customer.external_id)
+    external_id = customers.upsert_from_shopify(ctx.session, ctx.shop_id, data)
+    if external_id is not None:
+        ctx.event.subject = _customer_subject(external_id)
 
 
 def on_shopify_order(ctx: EventContext) -> None:

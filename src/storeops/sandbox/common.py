@@ -37,16 +37,16 @@ from starlette.routing import BaseRoute, Route
 class Faults(BaseModel):
     """Misbehaviour a test asks for. Rates are probabilities per request / delivery."""
 
-    error_rate: float = Field(0.0, ge=0, le=1)
+    error_rate: float = Field(default=0.0, ge=0, le=1)
     statuses: list[int] = Field(default_factory=lambda: [500])
-    latency_ms: int = Field(0, ge=0, le=60_000)
-    timeout_rate: float = Field(0.0, ge=0, le=1)
-    webhook_duplicate_rate: float = Field(0.0, ge=0, le=1)
+    latency_ms: int = Field(default=0, ge=0, le=60_000)
+    timeout_rate: float = Field(default=0.0, ge=0, le=1)
+    webhook_duplicate_rate: float = Field(default=0.0, ge=0, le=1)
     webhook_reorder: bool = False
-    webhook_delay_s: float = Field(0.0, ge=0, le=3600)
+    webhook_delay_s: float = Field(default=0.0, ge=0, le=3600)
     # Deterministic faults for tests: the next N API requests fail with statuses[0].
-    fail_next: int = Field(0, ge=0)
-    retry_after_s: float = Field(1.0, ge=0, le=3600)
+    fail_next: int = Field(default=0, ge=0)
+    retry_after_s: float = Field(default=1.0, ge=0, le=3600)
 
 
 @dataclass

@@ -8,11 +8,13 @@ one names itself instead of taking the others down.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import json
 import signal
 import socket
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
@@ -40,6 +42,15 @@ def _free_port(host: str) -> int:
         return int(s.getsockname()[1])
 
 
+class _QuietServer(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to the process running the cluster
+    (several servers share one loop; each would otherwise install its own handlers)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 class SandboxCluster:
     """The sandboxes and their uvicorn servers, in the running event loop."""
 
@@ -49,6 +60,7 @@ class SandboxCluster:
             name: load_sandbox(name, seed=seed, time_scale=time_scale) for name in names
         }
         self.servers: list[uvicorn.Server] = []
+        self.tasks: list[asyncio.Task[None]] = []
 
     def describe(self) -> dict[str, Any]:
         return {name: sandbox.describe() for name, sandbox in self.sandboxes.items()}
@@ -59,17 +71,21 @@ class SandboxCluster:
             sandbox.base_url = f"http://{self.host}:{port}"
             config = uvicorn.Config(sandbox.app, host=self.host, port=port, log_level="warning",
                                     access_log=False, lifespan="on")
-            server = uvicorn.Server(config)
-            server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+            server = _QuietServer(config)
             self.servers.append(server)
-            asyncio.get_running_loop().create_task(server.serve())
+            self.tasks.append(asyncio.get_running_loop().create_task(server.serve()))
         while not all(server.started for server in self.servers):
             await asyncio.sleep(0.01)
 
     async def stop(self) -> None:
         for server in self.servers:
             server.should_exit = True
-        await asyncio.sleep(0.1)
+        # Let each server finish its lifespan shutdown (webhook senders, background tasks)
+        # instead of having it cancelled mid-way when the loop closes.
+        if self.tasks:
+            await asyncio.wait(self.tasks, timeout=5.0)
+        else:
+            await asyncio.sleep(0.1)
 
 
 async def serve_forever(names: list[str], *, host: str, seed: int, time_scale: float,
@@ -78,11 +94,14 @@ async def serve_forever(names: list[str], *, host: str, seed: int, time_scale: f
     await cluster.start()
     sys.stdout.write(json.dumps(cluster.describe()) + "\n")
     sys.stdout.flush()
-    if on_ready is not None:
-        await on_ready(cluster)
+    # on_ready(cluster) may return an async callable: it is awaited at shutdown, before
+    # the sandboxes stop (the store simulator stops its traffic there).
+    on_stop = await on_ready(cluster) if on_ready is not None else None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    if on_stop is not None:
+        await on_stop()
     await cluster.stop()

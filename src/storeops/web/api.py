@@ -122,6 +122,15 @@ def requeue(body: RequeueIn, db: DbDep) -> dict[str, int]:
     return {"requeued": inbox.requeue(db, body.ids)}
 
 
+@router.get("/sandboxes")
+def sandboxes(request: Request) -> dict[str, str]:
+    """vendor -> base URL of the vendor sandboxes this demo talks to (`storeops up --demo`)."""
+    found = getattr(request.app.state, "sandboxes", None)
+    if not found:
+        raise HTTPException(404, "not running with --demo: no vendor sandboxes")
+    return dict(found)
+
+
 @router.get("/shops/{shop}/data-requests")
 def data_requests(shop: str, db: DbDep) -> list[dict[str, Any]]:
     """Exports prepared for Shopify's customers/data_request, for the merchant to send on."""

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, delete, select, update
+from sqlalchemy import ColumnElement, CursorResult, Integer, String, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from storeops.core.clock import utcnow
+from storeops.db.base import JSONText, UTCDateTime
 from storeops.domain.customers.models import Customer, DataRequest
 
 PERSONAL_FIELDS = ("email", "first_name", "last_name", "phone", "addresses")
@@ -39,46 +41,75 @@ def _parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else None
 
 
-def upsert_from_shopify(session: Session, shop_id: str, data: dict[str, Any]) -> Customer | None:
-    """Apply a Shopify customer resource (REST shape). Older snapshots never overwrite newer."""
+_OPTIONAL_TEXT = ("email", "first_name", "last_name", "phone", "currency")
+
+
+@lru_cache(maxsize=2)
+def _upsert_statement(dialect_name: str) -> Any:
+    """The customer upsert, built once per dialect with bind parameters (building it per
+    event cost more than running it: SQLAlchemy compiles and caches it only once then).
+
+    A NULL parameter means "the payload did not say": inserts fall back to defaults and
+    updates keep the stored value. The WHERE keeps older snapshots from overwriting newer
+    ones and erased customers erased (a late event must not bring the data back)."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    table = Customer.__table__.c
+    params = {name: bindparam(name, type_=String()) for name in _OPTIONAL_TEXT}
+    addresses = bindparam("addresses", type_=JSONText())
+    source_updated_at = bindparam("source_updated_at", type_=UTCDateTime())
+    tags = bindparam("tags", type_=String())
+    orders_count = bindparam("orders_count", type_=Integer())
+    total_spent = bindparam("total_spent_minor", type_=Integer())
+    statement = dialect.insert(Customer).values(
+        shop_id=bindparam("shop_id"), external_id=bindparam("external_id"), updated_at=bindparam("now"),
+        addresses=addresses, source_updated_at=source_updated_at,
+        tags=func.coalesce(tags, ""), orders_count=func.coalesce(orders_count, 0),
+        total_spent_minor=func.coalesce(total_spent, 0), **params,
+    )
+    new = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=["shop_id", "external_id"],
+        set_={
+            **{name: func.coalesce(getattr(new, name), getattr(table, name)) for name in _OPTIONAL_TEXT},
+            "addresses": func.coalesce(new.addresses, table.addresses),
+            "source_updated_at": func.coalesce(new.source_updated_at, table.source_updated_at),
+            "tags": func.coalesce(tags, table.tags),
+            "orders_count": func.coalesce(orders_count, table.orders_count),
+            "total_spent_minor": func.coalesce(total_spent, table.total_spent_minor),
+            "updated_at": new.updated_at,
+        },
+        where=and_(
+            table.redacted_at.is_(None),
+            or_(table.source_updated_at.is_(None), new.source_updated_at.is_(None),
+                new.source_updated_at > table.source_updated_at),
+        ),
+    )
+
+
+def upsert_from_shopify(session: Session, shop_id: str, data: dict[str, Any]) -> str | None:
+    """Apply a Shopify customer resource (REST shape); returns its external id.
+
+    One INSERT .. ON CONFLICT DO UPDATE: its row lock serializes two workers that see the
+    same customer at once. Fields the payload leaves out keep their stored values.
+    """
     external_id = data.get("id")
     if external_id is None:
         return None
     external_id = str(external_id)
-    updated = _parse_time(data.get("updated_at"))
-    # Two workers may see the same new customer at once (an order and a customer event):
-    # insert-if-absent, then read the row locked, so the newer-wins check below holds.
-    mine = select(Customer).where(Customer.external_id == external_id).with_for_update()
-    customer = session.scalar(mine)
-    if customer is None:
-        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-        session.execute(
-            dialect.insert(Customer)
-            .values(shop_id=shop_id, external_id=external_id, tags="", orders_count=0, total_spent_minor=0,
-                    updated_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["shop_id", "external_id"])
-        )
-        customer = session.scalars(mine.execution_options(populate_existing=True)).one()
-    elif customer.redacted_at is not None:
-        return customer  # erased on request: a late event must not bring the data back
-    elif updated and customer.source_updated_at and updated <= customer.source_updated_at:
-        return customer
-    customer.email = data.get("email") or customer.email
-    customer.first_name = data.get("first_name") or customer.first_name
-    customer.last_name = data.get("last_name") or customer.last_name
-    customer.phone = data.get("phone") or customer.phone
     addresses = data.get("addresses") or ([data["default_address"]] if data.get("default_address") else None)
-    if addresses:
-        customer.addresses = addresses
-    if isinstance(data.get("tags"), str):
-        customer.tags = data["tags"][:1000]
-    if data.get("orders_count") is not None:
-        customer.orders_count = int(data["orders_count"])
-    if data.get("total_spent") is not None:
-        customer.total_spent_minor = _minor_units(data["total_spent"])
-    customer.currency = data.get("currency") or customer.currency
-    customer.source_updated_at = updated or customer.source_updated_at
-    return customer
+    params: dict[str, Any] = {name: (data.get(name) or None) for name in _OPTIONAL_TEXT}
+    params.update(
+        shop_id=shop_id,
+        external_id=external_id,
+        now=utcnow(),
+        addresses=addresses or None,
+        source_updated_at=_parse_time(data.get("updated_at")),
+        tags=data["tags"][:1000] if isinstance(data.get("tags"), str) else None,
+        orders_count=int(data["orders_count"]) if data.get("orders_count") is not None else None,
+        total_spent_minor=_minor_units(data["total_spent"]) if data.get("total_spent") is not None else None,
+    )
+    session.execute(_upsert_statement(session.get_bind().dialect.name), params)
+    return external_id
 
 
 def export_customer(session: Session, *, external_id: str | None, email: str | None) -> list[dict[str, Any]]:
