@@ -10,13 +10,16 @@ events that are verifiably stored.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -209,6 +212,85 @@ def ingest(
 ) -> None:
     """Throughput and latency of verified, durably stored webhooks."""
     result = run_ingest(count, concurrency, database_url)
+    if json_out:
+        emit_json(result)
+    else:
+        for key, value in result.items():
+            print(f"{key}: {value}")
+
+
+@contextlib.contextmanager
+def _scratch_database(server_url: str | None) -> Iterator[str | None]:
+    """A fresh PostgreSQL database on the server of `server_url`, dropped afterwards, so
+    the worker drains only the benchmark's events (None: use SQLite)."""
+    if not server_url:
+        yield None
+        return
+    import psycopg
+
+    plain = "postgresql://" + server_url.split("://", 1)[1]
+    name = f"storeops_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield "postgresql+psycopg://" + plain.split("://", 1)[1].rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run_process(count: int, database_url: str | None, batch_size: int = 200) -> dict[str, Any]:
+    """Inbox processing throughput: `count` Shopify order events (each upserting its
+    customer) stored, then drained by one worker's pump, as `storeops worker` would."""
+    from cryptography.fernet import Fernet
+
+    from storeops.core.secrets import SecretBox
+    from storeops.db.migrate import upgrade
+    from storeops.domain.shops.services import add_shop
+    from storeops.engine.inbox import InboxProcessor, InboxPump, NewEvent, insert_events
+    from storeops.flows.intake import handler_for
+
+    with tempfile.TemporaryDirectory(prefix="storeops-bench-") as tmp, _scratch_database(database_url) as scratch:
+        url = scratch or f"sqlite:///{Path(tmp) / 'storeops.db'}"
+        db = Database(url)
+        upgrade(db)
+        run = f"{os.getpid()}-{int(time.time() * 1000)}"
+        with db.system_session() as session:
+            shop = add_shop(session, SecretBox(Fernet.generate_key()), domain=shop_domain(run)).id
+        events = [
+            NewEvent(shop, "shopify", f"ev-{run}-{i}", "orders/create", {"x-shopify-topic": "orders/create"},
+                     json.dumps({"id": i, "customer": {"id": i % 1000, "email": f"c{i % 1000}@example.com",
+                                                       "updated_at": f"2026-01-01T{i // 3600 % 24:02d}:"
+                                                                     f"{i // 60 % 60:02d}:{i % 60:02d}Z"}}).encode())
+            for i in range(count)
+        ]
+        for start in range(0, count, 500):
+            insert_events(db, events[start:start + 500])
+        pump = InboxPump(InboxProcessor(db, handler_for, worker="bench"), batch_size=batch_size, lease_s=300,
+                         idle_s=0.01)
+        started = time.perf_counter()
+        result = pump.drain(timeout_s=600)
+        elapsed = time.perf_counter() - started
+        db.dispose()
+    return {
+        "bench": "process",
+        "database": make_url(url).get_backend_name(),
+        "events": count,
+        "processed": result.processed,
+        "batch_size": batch_size,
+        "seconds": round(elapsed, 3),
+        "events_per_s": round(result.processed / elapsed, 1) if elapsed else 0.0,
+    }
+
+
+@app.command()
+def process(
+    count: Annotated[int, typer.Option(help="order events to process")] = 5_000,
+    database_url: Annotated[str | None, typer.Option(help="PostgreSQL URL; default a temporary SQLite")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = True,
+) -> None:
+    """Throughput of the inbox worker: events handled (customer upsert + mark) per second."""
+    result = run_process(count, database_url)
     if json_out:
         emit_json(result)
     else:
