@@ -11,14 +11,10 @@ from __future__ import annotations
 import collections
 import json
 import logging
-import os
 import signal
 import socket
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +28,8 @@ from storeops.core.settings import Settings
 from storeops.sandbox.runner import SANDBOXES
 
 from conftest import ADMIN_TOKEN, LiveServer, free_port
+from processes import Proc, processes, wait_healthy
 
-CLI = [sys.executable, "-m", "storeops.cli.main"]
 # Shopify retries a failed delivery after 60 s, 120 s, 240 s ... (sandbox/shopify/webhooks.py);
 # 60x vendor time makes that 1 s, 2 s, 4 s ..., so retries reach a restarted storeops quickly.
 TIME_SCALE = 60
@@ -98,51 +94,6 @@ def test_callback_base_is_the_public_url_or_a_reachable_local_address(tmp_path: 
 # --- processes -------------------------------------------------------------------------------
 
 
-class Proc:
-    """A subprocess whose stdout/stderr go to files (no pipe can fill up)."""
-
-    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path) -> None:
-        self.name = name
-        self.out_path = log_dir / f"{name}.out"
-        self.err_path = log_dir / f"{name}.err"
-        with self.out_path.open("wb") as out, self.err_path.open("wb") as err:
-            self.popen = subprocess.Popen([*CLI, *args], env=env, stdout=out, stderr=err)
-        self.started = time.monotonic()
-
-    def stdout(self) -> str:
-        return self.out_path.read_text(errors="replace")
-
-    def describe(self) -> str:
-        return (f"--- {self.name} (rc={self.popen.poll()}) stdout:\n{self.stdout()[-3000:]}\n"
-                f"--- {self.name} stderr:\n{self.err_path.read_text(errors='replace')[-3000:]}")
-
-    def stop(self, timeout_s: float = 15) -> None:
-        if self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(timeout=10)
-
-    def sigkill(self) -> None:
-        os.kill(self.popen.pid, signal.SIGKILL)
-        self.popen.wait(timeout=10)
-
-
-@contextmanager
-def processes() -> Iterator[list[Proc]]:
-    started: list[Proc] = []
-    try:
-        yield started
-    finally:
-        for proc in reversed(started):
-            try:
-                proc.stop()
-            except Exception:  # noqa: BLE001 - keep stopping the others
-                proc.popen.kill()
-
-
 def wait_for(what: str, check: Callable[[], bool], timeout_s: float, explain: Callable[[], str] = str) -> float:
     """Poll `check` until true; returns the seconds it took."""
     start = time.monotonic()
@@ -156,16 +107,6 @@ def wait_for(what: str, check: Callable[[], bool], timeout_s: float, explain: Ca
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what}\n{explain()}")
 
 
-def wait_healthy(base: str, proc: Proc, timeout_s: float = 60) -> float:
-    def healthy() -> bool:
-        if proc.popen.poll() is not None:
-            raise AssertionError(f"{proc.name} exited before it was healthy\n{proc.describe()}")
-        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-
-    wait_for(f"{proc.name} /healthz", healthy, timeout_s, proc.describe)
-    return time.monotonic() - proc.started
-
-
 def sandbox_map(proc: Proc) -> dict[str, dict[str, Any]]:
     """The JSON line `storeops sandbox run` prints first."""
     wait_for("the sandbox map line", lambda: proc.stdout().endswith("\n"), 60, proc.describe)
@@ -177,7 +118,7 @@ def up_env(storeops_env: dict[str, str]) -> dict[str, str]:
 
 
 def inbox(base: str, token: str = ADMIN_TOKEN) -> dict[str, Any]:
-    answer = httpx.get(f"{base}/api/v1/inbox", params={"vendor": "shopify", "limit": 1000}, timeout=5,
+    answer = httpx.get(f"{base}/api/v1/inbox", params={"vendor": "shopify", "limit": 1000}, timeout=30,
                        headers={"Authorization": f"Bearer {token}"})
     answer.raise_for_status()
     return answer.json()  # type: ignore[no-any-return]
@@ -206,13 +147,13 @@ def test_up_demo_with_sandboxes_file_survives_sigkill_and_stores_every_order_onc
         procs.append(first)
         assert wait_healthy(base, first) < 60
         assert "connected to the sandboxes: shopify" in first.stdout()  # not started here
-        listed = httpx.get(f"{base}/api/v1/sandboxes", headers=headers, timeout=5).json()
+        listed = httpx.get(f"{base}/api/v1/sandboxes", headers=headers, timeout=30).json()
         assert listed == {vendor: entry["url"] for vendor, entry in described.items()}
-        subs = httpx.get(f"{shopify}/_sandbox/state", timeout=5).json()["webhook_subscriptions"]
+        subs = httpx.get(f"{shopify}/_sandbox/state", timeout=30).json()["webhook_subscriptions"]
         assert {s["uri"] for s in subs} == {f"{base}/webhooks/shopify"}
 
         def shopify_state() -> dict[str, Any]:
-            return httpx.get(f"{shopify}/_sandbox/state", timeout=5).json()  # type: ignore[no-any-return]
+            return httpx.get(f"{shopify}/_sandbox/state", timeout=30).json()  # type: ignore[no-any-return]
 
         def all_stored_and_processed() -> bool:
             sent = {w["event_id"] for w in shopify_state()["webhooks"]["sent"]}
@@ -236,7 +177,7 @@ def test_up_demo_with_sandboxes_file_survives_sigkill_and_stores_every_order_onc
         second = Proc("up-2", up_args, env, tmp_path)  # same FILE, same data dir and database
         procs.append(second)
         assert wait_healthy(base, second) < 60
-        assert httpx.get(f"{base}/api/v1/sandboxes", headers=headers, timeout=5).json() == listed
+        assert httpx.get(f"{base}/api/v1/sandboxes", headers=headers, timeout=30).json() == listed
         wait_for("the retried webhooks processed", all_stored_and_processed, 40,
                  lambda: json.dumps(inbox(base)["counts"]) + "\n" + second.describe())
 
@@ -271,12 +212,12 @@ def test_up_demo_alone_starts_sandboxes_and_simulator_and_prints_its_token(
         assert f"dashboard {base}/" in out
         assert "demo shop demo.myshopify.com connected to the sandboxes (started here, seed " in out
 
-        listed = httpx.get(f"{base}/api/v1/sandboxes", headers={"Authorization": f"Bearer {token}"}, timeout=5)
+        listed = httpx.get(f"{base}/api/v1/sandboxes", headers={"Authorization": f"Bearer {token}"}, timeout=30)
         assert listed.status_code == 200 and set(listed.json()) == set(SANDBOXES)
         for url in listed.json().values():
-            assert httpx.get(f"{url}/_sandbox/stats", timeout=5).status_code == 200
+            assert httpx.get(f"{url}/_sandbox/stats", timeout=30).status_code == 200
         shopify = listed.json()["shopify"]
-        subs = httpx.get(f"{shopify}/_sandbox/state", timeout=5).json()["webhook_subscriptions"]
+        subs = httpx.get(f"{shopify}/_sandbox/state", timeout=30).json()["webhook_subscriptions"]
         assert subs and {s["uri"] for s in subs} == {f"{base}/webhooks/shopify"}
 
         # The store simulator (default traffic) places orders; they arrive through the subscription.
