@@ -158,7 +158,9 @@ def test_up_demo_with_sandboxes_file_survives_sigkill_and_stores_every_order_onc
         def all_stored_and_processed() -> bool:
             sent = {w["event_id"] for w in shopify_state()["webhooks"]["sent"]}
             events = inbox(base)["events"]
-            return ({e["event_id"] for e in events} == sent
+            # The inbox is read after the sandbox: storeops' own writes to Shopify (tags,
+            # fulfillments) may have caused newer webhooks meanwhile, so "contains" it is.
+            return (sent <= {e["event_id"] for e in events}
                     and all(e["status"] in ("processed", "ignored") for e in events))
 
         placed = httpx.post(f"{shopify}/_sandbox/checkouts", json={"count": 3, "abandon_rate": 0}, timeout=30).json()
@@ -184,7 +186,8 @@ def test_up_demo_with_sandboxes_file_survives_sigkill_and_stores_every_order_onc
         state = shopify_state()
         events = inbox(base)["events"]
         ids = [e["event_id"] for e in events]
-        assert len(ids) == len(set(ids)) == len({w["event_id"] for w in state["webhooks"]["sent"]})
+        assert len(ids) == len(set(ids))  # stored exactly once
+        assert {w["event_id"] for w in state["webhooks"]["sent"]} <= set(ids)
         assert before_crash < set(ids)
         orders_created = collections.Counter(e["topic"] for e in events)["orders/create"]
         assert orders_created == placed["completed"] + more["completed"]

@@ -33,6 +33,10 @@ V1_ROUTES = {
     ("get", "/api/v1/workflows"),
     ("post", "/api/v1/workflows/{workflow_id}/resume"),
     ("post", "/api/v1/workflows/{workflow_id}/fork"),
+    ("get", "/api/v1/orders"),
+    ("get", "/api/v1/orders/{order_id}"),
+    ("get", "/api/v1/automations"),
+    ("put", "/api/v1/automations/{automation}"),
 }
 
 

@@ -14,6 +14,8 @@ MODEL_MODULES = (
     "storeops.db.models",
     "storeops.engine.models",
     "storeops.domain.customers.models",
+    "storeops.domain.orders.models",
+    "storeops.domain.decisions.models",
 )
 
 

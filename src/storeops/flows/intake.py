@@ -15,6 +15,7 @@ from storeops.domain.customers import services as customers
 from storeops.domain.shops.services import find_shop
 from storeops.engine.inbox import EventContext, Handler, InvalidPayload
 from storeops.engine.models import REDACTED_BODY, InboxEvent
+from storeops.flows import orders
 
 
 def _object(ctx: EventContext) -> dict[str, Any]:
@@ -35,12 +36,24 @@ def on_shopify_customer(ctx: EventContext) -> None:
 
 
 def on_shopify_order(ctx: EventContext) -> None:
-    """Orders carry the customer's latest snapshot; keep it (order automation builds on this)."""
+    """Orders carry the customer's latest snapshot; keep it, then run the order automation.
+
+    The event's subject stays the customer: an order body is that customer's personal data,
+    and customers/redact erases inbox bodies by subject."""
     data = _object(ctx)
     customer = data.get("customer")
     if isinstance(customer, dict) and customer.get("id") is not None:
         customers.upsert_from_shopify(ctx.session, ctx.shop_id, customer)
         ctx.event.subject = _customer_subject(customer["id"])
+    orders.on_shopify_order(ctx, data)
+
+
+def on_shipbob_shipped(ctx: EventContext) -> None:
+    orders.on_shipbob_shipped(ctx, _object(ctx))
+
+
+def on_shipbob_delivered(ctx: EventContext) -> None:
+    orders.on_shipbob_delivered(ctx, _object(ctx))
 
 
 def on_customers_data_request(ctx: EventContext) -> None:
@@ -99,6 +112,8 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("shopify", "customers/data_request"): on_customers_data_request,
     ("shopify", "customers/redact"): on_customers_redact,
     ("shopify", "shop/redact"): on_shop_redact,
+    ("shipbob", "order.shipped"): on_shipbob_shipped,
+    ("shipbob", "order.shipment.delivered"): on_shipbob_delivered,
 }
 
 

@@ -9,11 +9,13 @@ import threading
 import structlog
 
 from storeops.core.metrics import INBOX_OUTCOMES
+from storeops.core.secrets import SecretBox, load_or_create_key
 from storeops.core.settings import Settings
 from storeops.db.session import Database
 from storeops.engine.inbox import InboxProcessor, InboxPump
 from storeops.engine.outbox import OutboxRelay
 from storeops.engine.workflows import Engine
+from storeops.flows import orders
 from storeops.flows.intake import handler_for
 
 log = structlog.get_logger(__name__)
@@ -42,6 +44,8 @@ class Worker:
             idle_s=settings.worker_poll_interval_s,
         )
         self.relay = OutboxRelay(db, self.engine)
+        # The order flow builds vendor connectors from the shop's encrypted credentials.
+        orders.configure(db, SecretBox(load_or_create_key(settings.ensure_data_dir(), settings.secret_key)))
         self._stop = threading.Event()
         self._relay_thread: threading.Thread | None = None
 

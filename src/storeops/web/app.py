@@ -21,7 +21,7 @@ from storeops.core.secrets import SecretBox, load_or_create_key
 from storeops.core.settings import Settings
 from storeops.db.session import Database
 from storeops.engine.inbox import InboxWriter, pending_count
-from storeops.web import api, dashboard
+from storeops.web import api, dashboard, orders_api
 from storeops.web.auth import TokenChecker, ensure_admin_token
 from storeops.web.intake import ShopDirectory, WebhookIntake
 
@@ -92,5 +92,6 @@ def create_app(settings: Settings, db: Database, *, worker: Any = None) -> Store
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(api.router)
+    app.include_router(orders_api.router)
     app.include_router(dashboard.router)
     return StoreopsApp(app)
