@@ -337,7 +337,9 @@ def shipbob_create_order(shop_id: str, payload: dict[str, Any], key: str) -> dic
         created = cast(ShipbobClient, client).create_order(
             payload["reference_id"], recipient=recipient, lines=lines, shipping_method=payload["shipping_method"],
             order_number=payload.get("order_number"), location_id=payload.get("location_id"))
-    result = {"shipbob_order_id": str(created["id"]), "status": created.get("status")}
+    # created_at: when the order reached the 3PL (the dashboard's order-to-3PL KPI reads it).
+    result = {"shipbob_order_id": str(created["id"]), "status": created.get("status"),
+              "created_at": utcnow().isoformat()}
     _note(shop_id, payload, key, result, shipbob_order_id=result["shipbob_order_id"],
           shipbob_status=result["status"])
     return result

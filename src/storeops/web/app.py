@@ -21,7 +21,7 @@ from storeops.core.secrets import SecretBox, load_or_create_key
 from storeops.core.settings import Settings
 from storeops.db.session import Database
 from storeops.engine.inbox import InboxWriter, pending_count
-from storeops.web import api, dashboard, orders_api
+from storeops.web import api, dashboard, orders_api, orders_pages
 from storeops.web.auth import TokenChecker, ensure_admin_token
 from storeops.web.intake import ShopDirectory, WebhookIntake
 
@@ -94,4 +94,5 @@ def create_app(settings: Settings, db: Database, *, worker: Any = None) -> Store
     app.include_router(api.router)
     app.include_router(orders_api.router)
     app.include_router(dashboard.router)
+    app.include_router(orders_pages.router)
     return StoreopsApp(app)

@@ -1,0 +1,182 @@
+"""Server-rendered pages for the order automation: orders, one order's decisions, modes.
+
+They read and write through the same domain services as the JSON API (storeops.web.orders_api),
+so a page can never do something the API cannot. Sign-in is the dashboard's cookie.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from statistics import median
+from typing import Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storeops.core.clock import as_utc
+from storeops.core.errors import InvalidInput, NotFound
+from storeops.domain.decisions import services as decisions
+from storeops.domain.decisions.models import MODES, DecisionRecord
+from storeops.domain.orders import services as orders
+from storeops.domain.orders.models import HELD, Order
+from storeops.domain.orders.services import parse_time
+from storeops.domain.shops import services as shops
+from storeops.web.dashboard import _login_redirect, _render, _signed_in
+from storeops.web.deps import DbDep
+
+router = APIRouter(include_in_schema=False)
+
+MODE_MEANINGS = {
+    "off": "does nothing; orders wait for a person",
+    "shadow": "decides and records what it would do, but acts nowhere",
+    "live": "decides and acts: ShipBob, Shopify tags, Klaviyo",
+}
+STATUSES = ("new", "routed", "shadowed", "held", "shipped", "delivered", "cancelled")
+
+
+def _pick_shop(session: Session, shop: str | None) -> tuple[str | None, list[Any]]:
+    """The shop a page shows (by id or domain; the first one when not named) and all shops."""
+    shop_list = shops.list_shops(session)
+    if shop:
+        try:
+            return shops.find_shop(session, shop).id, shop_list
+        except NotFound:
+            return None, shop_list
+    return (shop_list[0].id if shop_list else None), shop_list
+
+
+def _held_ever(records: list[DecisionRecord]) -> bool:
+    return any(r.outputs.get("held") for r in records)
+
+
+def _shipbob_created_at(records: list[DecisionRecord]) -> datetime | None:
+    """When ShipBob reported the order created, if a finished action's result says so."""
+    stamps = []
+    for r in records:
+        for action in r.actions_taken:
+            result = action.get("result")
+            if action.get("target") == "shipbob.create_order" and action.get("status") == "done" \
+                    and isinstance(result, dict):
+                stamp = parse_time(result.get("created_at"))
+                if stamp is not None:
+                    stamps.append(stamp)
+    return min(stamps) if stamps else None
+
+
+def kpis(order_list: list[Order], records: dict[str, list[DecisionRecord]]) -> dict[str, Any]:
+    """The KPI strip: touchless rate, orders waiting on a person, median minutes to ShipBob.
+
+    Touchless: decided, reached ShipBob, never held (a hold needs a person). Decided orders are
+    the denominator. Minutes run from storeops' first sight of the order to the ShipBob order's
+    creation as recorded in the decision's action result; unknown gives None."""
+    decided = [o for o in order_list if o.decided_at is not None]
+    touchless = [o for o in decided if o.shipbob_order_id and o.status != HELD
+                 and not _held_ever(records.get(o.external_id, []))]
+    minutes = []
+    for o in order_list:
+        created = _shipbob_created_at(records.get(o.external_id, []))
+        if created is not None:
+            minutes.append((as_utc(created) - as_utc(o.created_at)).total_seconds() / 60)
+    return {
+        "decided": len(decided), "touchless": len(touchless),
+        "touchless_rate": (100 * len(touchless) / len(decided)) if decided else None,
+        "held": sum(1 for o in order_list if o.status == HELD),
+        "median_minutes": median(minutes) if minutes else None, "timed": len(minutes),
+    }
+
+
+def _flags(order: Order) -> list[str]:
+    checks = order.checks or {}
+    found = [str(f.get("rule", "")).split("@")[0] for f in checks.get("flags") or [] if isinstance(f, dict)]
+    address = checks.get("address")
+    if isinstance(address, dict) and address.get("ok") is False:
+        found.append("address")
+    return found
+
+
+@router.get("/orders", response_class=HTMLResponse, response_model=None)
+def orders_page(request: Request, db: DbDep, shop: str | None = None, status: str | None = None) -> Any:
+    if not _signed_in(request):
+        return _login_redirect()
+    with db.system_session() as session:
+        shop_id, shop_list = _pick_shop(session, shop)
+    status = status or None
+    order_list: list[Order] = []
+    strip = kpis([], {})
+    if shop_id is not None:
+        with db.session(shop_id) as session:
+            every = list(session.scalars(select(Order).order_by(Order.id.desc())))
+            records: dict[str, list[DecisionRecord]] = {}
+            for r in session.scalars(select(DecisionRecord).where(DecisionRecord.subject.like("order:%"))
+                                     .order_by(DecisionRecord.id)):
+                records.setdefault(r.subject.removeprefix("order:"), []).append(r)
+            strip = kpis(every, records)
+            order_list = [o for o in every if status is None or o.status == status][:500]
+            rows = [{"o": o, "flags": _flags(o)} for o in order_list]
+            session.expunge_all()
+    else:
+        rows = []
+    return _render(request, "orders.html", {
+        "rows": rows, "kpi": strip, "status": status, "statuses": STATUSES, "shop_id": shop_id,
+        "shops": shop_list, "unknown_shop": shop is not None and shop_id is None,
+    })
+
+
+@router.get("/orders/{order_id}", response_class=HTMLResponse, response_model=None)
+def order_detail(request: Request, order_id: str, db: DbDep, shop: str | None = None) -> Any:
+    if not _signed_in(request):
+        return _login_redirect()
+    with db.system_session() as session:
+        shop_id, _ = _pick_shop(session, shop)
+    order, records = None, []
+    if shop_id is not None:
+        with db.session(shop_id) as session:
+            order = orders.find(session, order_id)
+            if order is not None:
+                records = decisions.for_subject(session, f"order:{order_id}")
+            session.expunge_all()
+    if order is None:
+        return _render(request, "order_detail.html", {"order": None, "order_id": order_id, "records": [],
+                                                      "flags": [], "shop_id": shop_id}, status_code=404)
+    return _render(request, "order_detail.html", {"order": order, "order_id": order_id, "records": records,
+                                                  "flags": _flags(order), "shop_id": shop_id})
+
+
+def _automations_page(request: Request, db: Any, shop_id: str | None, shop_list: list[Any], *,
+                      error: str | None = None, saved: str | None = None, status_code: int = 200) -> Any:
+    current: dict[str, str] = {}
+    if shop_id is not None:
+        with db.session(shop_id) as session:
+            current = decisions.modes(session, shop_id)
+    return _render(request, "automations.html", {
+        "modes": current, "choices": MODES, "meanings": MODE_MEANINGS, "error": error, "saved": saved,
+        "shop_id": shop_id, "shops": shop_list,
+    }, status_code=status_code)
+
+
+@router.get("/automations", response_class=HTMLResponse, response_model=None)
+def automations_page(request: Request, db: DbDep, shop: str | None = None, saved: str | None = None) -> Any:
+    if not _signed_in(request):
+        return _login_redirect()
+    with db.system_session() as session:
+        shop_id, shop_list = _pick_shop(session, shop)
+    return _automations_page(request, db, shop_id, shop_list, saved=saved)
+
+
+@router.post("/automations", response_class=HTMLResponse, response_model=None)
+def automations_set(request: Request, db: DbDep, shop: str = Form(""), automation: str = Form(""),
+                    mode: str = Form("")) -> Any:
+    if not _signed_in(request):
+        return _login_redirect()
+    with db.system_session() as session:
+        shop_id, shop_list = _pick_shop(session, shop or None)
+    if shop_id is None:
+        return _automations_page(request, db, None, shop_list, error="Choose a registered shop.", status_code=422)
+    try:
+        with db.session(shop_id) as session:
+            decisions.set_mode(session, shop_id, automation, mode)
+    except InvalidInput as exc:
+        return _automations_page(request, db, shop_id, shop_list, error=str(exc), status_code=422)
+    return RedirectResponse(f"/automations?shop={shop_id}&saved={automation}", status_code=303)
