@@ -28,7 +28,7 @@ import typer
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from storeops.cli import bench_forecast, bench_routing
+from storeops.cli import bench_forecast, bench_routing, bench_triage
 from storeops.cli.common import emit_json
 from storeops.connectors.shopify.webhooks import sign
 from storeops.db.session import Database
@@ -301,3 +301,4 @@ def process(
 # Benchmarks that live in their own modules (each imports its heavy libraries lazily).
 app.command("forecast")(bench_forecast.forecast)
 app.command("routing")(bench_routing.routing)
+app.command("triage")(bench_triage.triage)

@@ -21,7 +21,17 @@ import typer
 import uvicorn
 from rich.markup import escape
 
-from storeops.cli import bench, connectors_cmd, db_cmd, inbox_cmd, sandbox_cmd, shops_cmd, workflows_cmd
+from storeops.cli import (
+    ai_cmd,
+    ai_forecast_cmd,
+    bench,
+    connectors_cmd,
+    db_cmd,
+    inbox_cmd,
+    sandbox_cmd,
+    shops_cmd,
+    workflows_cmd,
+)
 from storeops.cli.common import bootstrap, console, fail, load, open_database
 from storeops.core.settings import Settings
 from storeops.flows.runtime import Worker
@@ -36,6 +46,8 @@ app.add_typer(workflows_cmd.app, name="workflows")
 app.add_typer(bench.app, name="bench")
 app.add_typer(sandbox_cmd.app, name="sandbox")
 app.add_typer(connectors_cmd.app, name="connectors")
+ai_cmd.app.command("forecast")(ai_forecast_cmd.forecast)
+app.add_typer(ai_cmd.app, name="ai")
 
 Port = Annotated[int | None, typer.Option(help="HTTP port (default 8000 or STOREOPS_PORT)")]
 Host = Annotated[str | None, typer.Option(help="bind address (default 127.0.0.1)")]
