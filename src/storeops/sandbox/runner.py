@@ -36,10 +36,11 @@ def load_sandbox(name: str, *, seed: int = 0, time_scale: float = 1.0) -> Vendor
     return cls(seed=seed, time_scale=time_scale)  # type: ignore[no-any-return]
 
 
-def _free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+def _bound_socket(host: str) -> socket.socket:
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((host, 0))
+    return listener
 
 
 class _QuietServer(uvicorn.Server):
@@ -67,14 +68,21 @@ class SandboxCluster:
 
     async def start(self) -> None:
         for sandbox in self.sandboxes.values():
-            port = _free_port(self.host)
+            # Bind the listening socket here and hand it to uvicorn: picking a free port
+            # and binding it later let another process (or sandbox) take it in between.
+            listener = _bound_socket(self.host)
+            port = listener.getsockname()[1]
             sandbox.base_url = f"http://{self.host}:{port}"
             config = uvicorn.Config(sandbox.app, host=self.host, port=port, log_level="warning",
                                     access_log=False, lifespan="on")
             server = _QuietServer(config)
             self.servers.append(server)
-            self.tasks.append(asyncio.get_running_loop().create_task(server.serve()))
+            self.tasks.append(asyncio.get_running_loop().create_task(server.serve(sockets=[listener])))
         while not all(server.started for server in self.servers):
+            failed = [task for task in self.tasks if task.done()]
+            if failed:
+                error = failed[0].exception() if not failed[0].cancelled() else None
+                raise RuntimeError(f"a sandbox server did not start: {error!r}")
             await asyncio.sleep(0.01)
 
     async def stop(self) -> None:
