@@ -4,23 +4,31 @@ runs the suite both ways)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import httpx
 import psycopg
 import pytest
 import uvicorn
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 from storeops.core.secrets import SecretBox, load_or_create_key
 from storeops.core.settings import Settings
 from storeops.db.migrate import upgrade
 from storeops.db.session import Database, reset_database
 from storeops.domain.shops.services import add_shop
+from storeops.sandbox.runner import SANDBOXES, SandboxCluster
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 ADMIN_TOKEN = "test-admin-token"
@@ -136,3 +144,68 @@ def live_app(settings: Settings, db: Database) -> Iterator[LiveServer]:
 
     with LiveServer(create_app(settings, db)) as server:
         yield server
+
+
+# --- Debian's Chromium for the dashboard tests, driven by Playwright (no browser download).
+# Missing Chromium or Playwright skips those tests, unless STOREOPS_TEST_REQUIRE_BROWSER=1
+# (CI), where it fails them.
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("STOREOPS_TEST_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{reason} (STOREOPS_TEST_REQUIRE_BROWSER=1)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        _unavailable(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the playwright package is not installed (pip install -e '.[dev]')")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+# --- every vendor sandbox, in-process, for end-to-end tests ----------------------------------
+
+
+@contextmanager
+def cluster_thread() -> Iterator[SandboxCluster]:
+    """Every sandbox, served by an event loop of its own in a background thread
+    (SandboxCluster.stop waits for the servers' lifespan shutdown)."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="sandboxes", daemon=True)
+    thread.start()
+    cluster = SandboxCluster(list(SANDBOXES))
+    try:
+        asyncio.run_coroutine_threadsafe(cluster.start(), loop).result(timeout=60)
+        yield cluster
+    finally:
+        asyncio.run_coroutine_threadsafe(cluster.stop(), loop).result(timeout=30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[SandboxCluster]:
+    with cluster_thread() as running:
+        yield running
+
+
+@pytest.fixture
+def sandboxes(cluster: SandboxCluster) -> dict[str, dict[str, Any]]:
+    """The map `storeops sandbox run` prints, every sandbox back at its seeded start."""
+    for entry in cluster.describe().values():
+        httpx.post(f"{entry['url']}/_sandbox/reset", timeout=10).raise_for_status()
+    return cluster.describe()

@@ -6,16 +6,13 @@ deliveries then pass storeops' own webhook verification."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from collections.abc import Callable
+from contextlib import closing
 from decimal import Decimal
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import func, select
 
 from storeops.connectors.shipbob.models import Address, OrderLine, Recipient
@@ -26,50 +23,12 @@ from storeops.db.session import Database
 from storeops.domain.shops import services as shops
 from storeops.engine.models import InboxEvent
 from storeops.flows.demo import DEMO_SHOP, callback_url, connect_demo_shop, connector_for, sandbox_credentials
-from storeops.sandbox.runner import SANDBOXES, SandboxCluster
+from storeops.sandbox.runner import SANDBOXES
 from storeops.web.app import create_app
 
 from conftest import LiveServer, free_port
 
 CALLBACK = "http://127.0.0.1:9"  # nothing listens: deliveries are not under test here
-
-
-@contextmanager
-def cluster_thread() -> Iterator[SandboxCluster]:
-    """Every sandbox, served by an event loop of its own in a background thread."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="sandboxes", daemon=True)
-    thread.start()
-    cluster = SandboxCluster(list(SANDBOXES))
-    try:
-        asyncio.run_coroutine_threadsafe(cluster.start(), loop).result(timeout=60)
-        yield cluster
-    finally:
-        asyncio.run_coroutine_threadsafe(stop(cluster), loop).result(timeout=30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-
-
-async def stop(cluster: SandboxCluster) -> None:
-    """Stop the servers and wait until they have shut down (lifespan included)."""
-    await cluster.stop()
-    serving = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-    if serving:
-        await asyncio.wait(serving, timeout=10)
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[SandboxCluster]:
-    with cluster_thread() as running:
-        yield running
-
-
-@pytest.fixture
-def sandboxes(cluster: SandboxCluster) -> dict[str, dict[str, Any]]:
-    """The map `storeops sandbox run` prints, every sandbox back at its seeded start."""
-    for entry in cluster.describe().values():
-        httpx.post(f"{entry['url']}/_sandbox/reset", timeout=10).raise_for_status()
-    return cluster.describe()
 
 
 def state(sandboxes: dict[str, dict[str, Any]], vendor: str) -> dict[str, Any]:

@@ -7,12 +7,10 @@ Shopify and Klaviyo sandboxes' own state shows what storeops did there.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from typing import Any, TypeVar, cast
 
 import httpx
@@ -33,40 +31,11 @@ from storeops.flows import orders as order_flow
 from storeops.flows.demo import connect_demo_shop, connector_for
 from storeops.flows.intake import handler_for
 from storeops.flows.runtime import Worker
-from storeops.sandbox.runner import SANDBOXES, SandboxCluster
 
 from conftest import LiveServer
 
 T = TypeVar("T")
 FULFILLMENT_TRACKING = """query($id: ID!) { order(id: $id) { fulfillments { trackingInfo { number company } } } }"""
-
-
-@contextmanager
-def cluster_thread() -> Iterator[SandboxCluster]:
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="sandboxes", daemon=True)
-    thread.start()
-    cluster = SandboxCluster(list(SANDBOXES))
-    try:
-        asyncio.run_coroutine_threadsafe(cluster.start(), loop).result(timeout=60)
-        yield cluster
-    finally:
-        asyncio.run_coroutine_threadsafe(cluster.stop(), loop).result(timeout=30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[SandboxCluster]:
-    with cluster_thread() as running:
-        yield running
-
-
-@pytest.fixture
-def sandboxes(cluster: SandboxCluster) -> dict[str, dict[str, Any]]:
-    for entry in cluster.describe().values():
-        httpx.post(f"{entry['url']}/_sandbox/reset", timeout=10).raise_for_status()
-    return cluster.describe()
 
 
 @pytest.fixture
