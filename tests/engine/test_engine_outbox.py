@@ -98,7 +98,7 @@ def emit_tag(db: Database, shop_id: str, order: str, *, cause: str | None = None
         )
 
 
-def wait_for_status(db: Database, key: str, status: str, timeout_s: float = 10.0) -> OutboxMessage:
+def wait_for_status(db: Database, key: str, status: str, timeout_s: float = 30.0) -> OutboxMessage:
     deadline = time.monotonic() + timeout_s
     while True:
         found = message(db, key)
