@@ -16,6 +16,11 @@ MODEL_MODULES = (
     "storeops.domain.customers.models",
     "storeops.domain.orders.models",
     "storeops.domain.decisions.models",
+    "storeops.domain.orders.exceptions",
+    "storeops.domain.returns.models",
+    "storeops.domain.inventory.models",
+    "storeops.domain.catalog.models",
+    "storeops.domain.support.models",
 )
 
 

@@ -1,0 +1,1 @@
+"""Inventory: stock levels, reservations, channel atp: the tables (see migration 0005)."""

@@ -1,0 +1,1 @@
+"""Order exceptions queue: the tables (see migration 0003)."""

@@ -1,0 +1,1 @@
+"""Returns: the tables (see migration 0004)."""

@@ -1,0 +1,1 @@
+"""Support: tickets, triage results, replies: the tables (see migration 0007)."""
