@@ -72,3 +72,16 @@ class OutboxMessage(ShopScoped, Base):
     workflow_id: Mapped[str | None] = mapped_column(String(120), default=None)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONText, default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class SyncCursor(ShopScoped, Base):
+    """Where a polling sweep got to, per shop and per sweep ("shopify.orders", ...): the
+    watermark it resumes from, so a restart neither skips nor re-reads everything."""
+
+    __tablename__ = "sync_cursors"
+    __table_args__ = (UniqueConstraint("shop_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(80))
+    value: Mapped[str] = mapped_column(String(200), default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
