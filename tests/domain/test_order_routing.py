@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -300,3 +301,30 @@ def test_routing_bench_reports_its_figures() -> None:
     assert result["assumptions"]["rates"]["services"]["standard"]["base"]
     baseline_total = Decimal(result["baseline_closest_fc_with_everything"]["total_cost"])
     assert Decimal(result["storeops"]["total_cost"]) <= baseline_total
+
+
+def test_delivery_promise_picks_the_cheapest_service_that_keeps_it() -> None:
+    assert DEFAULT_RATES.service_for(2, "express") == "standard"  # ground reaches zone 2 next day
+    assert DEFAULT_RATES.service_for(3, "express") == "standard"  # ... and zone 3 in two days
+    assert DEFAULT_RATES.service_for(4, "express") == "express"
+    assert DEFAULT_RATES.service_for(2, "overnight") == "standard"
+    assert DEFAULT_RATES.service_for(3, "overnight") == "overnight"
+    assert DEFAULT_RATES.service_for(8, "standard") == "standard"
+    naive = replace(DEFAULT_RATES, promise_aware=False)
+    assert naive.service_for(2, "express") == "express"
+    with pytest.raises(ValueError, match="transit days"):
+        replace(DEFAULT_RATES, transit_days={"standard": (1, 2)})
+
+
+def test_an_express_order_near_its_fc_ships_ground_and_the_baseline_does_not() -> None:
+    stock = stock_of(EAST={"A": 5}, WEST={"A": 5})
+    nearby = order(("A", 1), level="express")  # NYC is zone 2 from Bethlehem
+    decision = route_order(nearby, US_FCS, stock)
+    baseline = closest_fc_with_everything(nearby, US_FCS, stock)
+    assert list(decision.assignments) == list(baseline.assignments) == ["EAST"]
+    assert [s.service for s in decision.shipments] == ["standard"]
+    assert [s.service for s in baseline.shipments] == ["express"]
+    assert decision.cost == DEFAULT_RATES.shipment_cost(2, "standard", 453) < baseline.cost
+    assert "express promise kept by standard" in decision.reason
+    far = order(("A", 1), level="express", to=Address("1 Main St", "Seattle", "WA", "98101", "US"))
+    assert [s.service for s in route_order(far, US_FCS, stock).shipments] == ["express"]

@@ -110,6 +110,7 @@ class Shipment:
     zone: int
     grams: int
     cost: Decimal
+    service: str = "standard"  # the carrier service it goes by (RateCard.service_for)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,9 +165,10 @@ def build_problem(
     credits: Mapping[str, Decimal] | None = None, allow_line_split: bool = False,
     destination: tuple[float, float] | None = None,
 ) -> tuple[Problem, list[int], list[float]]:
-    """The problem in cents, with each FC's zone and distance in miles to the destination."""
+    """The problem in cents, with each FC's zone and distance in miles to the destination.
+    Each FC is priced at the cheapest service that keeps the order's delivery promise from there."""
     zones, miles = _zones(destination if destination is not None else destination_of(order), fcs)
-    base, per_lb = rates.cents_for(order.service_level)
+    prices = [rates.cents_for(rates.service_for(zone, order.service_level)) for zone in zones]
     skus = list(dict.fromkeys(line.sku for line in order.lines))
     credits = credits or {}
     problem = Problem(
@@ -175,8 +177,8 @@ def build_problem(
         grams=tuple(max(0, line.grams) for line in order.lines),
         line_sku=tuple(skus.index(line.sku) for line in order.lines),
         sku_stock=tuple(tuple(max(0, int(stock.get((fc.id, sku), 0))) for fc in fcs) for sku in skus),
-        base=tuple(base[z - 1] for z in zones),
-        per_lb=tuple(per_lb[z - 1] for z in zones),
+        base=tuple(price[0][z - 1] for price, z in zip(prices, zones, strict=True)),
+        per_lb=tuple(price[1][z - 1] for price, z in zip(prices, zones, strict=True)),
         credit=tuple(to_cents(credits.get(fc.id, Decimal("0"))) for fc in fcs),
         split_cost=to_cents(rates.extra_package_cost + rates.split_penalty),
         tare=rates.tare_grams,
@@ -198,7 +200,8 @@ def _decision(
     for fc in sorted(by_fc, key=lambda i: p.fc_ids[i]):
         grams = sum(line.quantity * max(0, line.grams) for line in by_fc[fc])
         shipments.append(Shipment(p.fc_ids[fc], tuple(by_fc[fc]), zones[fc], grams,
-                                  from_cents(shipment_cents(p, fc, grams))))
+                                  from_cents(shipment_cents(p, fc, grams)),
+                                  rates.service_for(zones[fc], order.service_level)))
     extra = len(shipments) - 1
     cost = sum((s.cost for s in shipments), Decimal("0")) + rates.extra_package_cost * extra
     penalty = rates.split_penalty * extra
@@ -275,7 +278,9 @@ def _baseline_allocation(order: OrderFacts, p: Problem, miles: list[float]) -> A
 def closest_fc_with_everything(
     order: OrderFacts, fcs: Sequence[FulfillmentCenter], stock: Stock, rates: RateCard = DEFAULT_RATES
 ) -> RoutingDecision:
-    """The rule of thumb storeops is measured against (see `storeops bench routing`)."""
+    """The rule of thumb storeops is measured against (see `storeops bench routing`): it also
+    ships every order by the service it was bought with, as a hand-written integration does."""
+    rates = replace(rates, promise_aware=False)
     p, zones, miles = build_problem(order, fcs, stock, rates, allow_line_split=True)
     allocation = _baseline_allocation(order, p, miles)
     if allocation is None:
@@ -346,7 +351,7 @@ def _emptied(p: Problem, order: OrderFacts, fc: int) -> list[str]:
 def _explain(decision: RoutingDecision, singles: list[Alternative], destination_known: bool, p: Problem,
              order: OrderFacts) -> str:
     shipments = decision.shipments
-    where = "; ".join(f"FC {s.fc_id} zone {s.zone} ${s.cost}" for s in shipments)
+    where = "; ".join(f"FC {s.fc_id} zone {s.zone} {s.service} ${s.cost}" for s in shipments)
     feasible = [a for a in singles if a.cost is not None]
     if not decision.split:
         text = f"one shipment from {where}"
@@ -365,6 +370,9 @@ def _explain(decision: RoutingDecision, singles: list[Alternative], destination_
         saving = (best.objective or Decimal("0")) - decision.objective
         text = (f"split into {len(shipments)} shipments ({where}): ${saving} cheaper than all from"
                 f" FC {best.fc_ids[0]}, penalties included")
+    upgraded = sorted({s.service for s in shipments if s.service != order.service_level})
+    if upgraded:
+        text += f"; {order.service_level} promise kept by {', '.join(upgraded)} from the chosen FC"
     if not destination_known:
         text += " (destination position unknown: every FC treated as zone 8)"
     return text

@@ -11,6 +11,13 @@ The split cost has two parts: `extra_package_cost` is money (one more mailer and
 extra shipment) and `split_penalty` is not (a customer who gets two boxes on two days is less
 happy); the router minimizes both, and reports them apart.
 
+Delivery promise: the customer buys a promise ("2-day", "overnight"), not a carrier service.
+`transit_days[service][zone-1]` is how many business days a service takes to a zone and
+`promise_days[level]` what each level the storefront sells promises; a shipment goes by the
+cheapest service that keeps the promise from its FC (ground from an FC 100 miles away arrives
+the next day, so an "express" order from there ships ground). `promise_aware=False` ships
+every order by the service it was bought with, as a naive integration does.
+
 `stockout_penalty` is not money either: it is charged for every (SKU, FC) a plan would leave
 with no units. Emptying an FC of a SKU is what forces later orders near it to split or ship
 from far away, so among plans that cost about the same the router keeps stock spread out.
@@ -66,7 +73,11 @@ class RateCard:
     stockout_penalty: Decimal = Decimal("3.00")
     tare_grams: int = 100  # a poly mailer with its label; apparel ships in these
     name: str = "storeops-default-2026"
+    transit_days: dict[str, tuple[int, ...]] = field(default_factory=dict)  # service -> days per zone 1..8
+    promise_days: dict[str, int] = field(default_factory=dict)  # level sold -> days promised
+    promise_aware: bool = True
     _cents: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = field(init=False, repr=False, compare=False)
+    _by_price: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         cents = {}
@@ -74,7 +85,29 @@ class RateCard:
             if len(rates.base) != 8 or len(rates.per_lb) != 8:
                 raise ValueError(f"{level}: a rate card needs 8 zones")
             cents[level] = (tuple(to_cents(v) for v in rates.base), tuple(to_cents(v) for v in rates.per_lb))
+        for service, days in self.transit_days.items():
+            if service not in self.services or len(days) != 8:
+                raise ValueError(f"{service}: transit days need a priced service and 8 zones")
+        for level in self.promise_days:
+            if level not in self.services:
+                raise ValueError(f"{level}: a promised level needs rates")
         object.__setattr__(self, "_cents", cents)
+        # Cheapest first (by the 1 lb price in zone 1), the order in which services are tried.
+        object.__setattr__(self, "_by_price", tuple(sorted(cents, key=lambda s: (cents[s][0][0] + cents[s][1][0], s))))
+
+    def service_for(self, zone: int, level: str) -> str:
+        """The carrier service a shipment to `zone` sold as `level` goes by: the cheapest one
+        whose transit time keeps the level's promise, else the level itself."""
+        promise = self.promise_days.get(level)
+        if not self.promise_aware or promise is None:
+            return level
+        for service in self._by_price:
+            if service == level:
+                return level  # nothing cheaper keeps the promise
+            days = self.transit_days.get(service)
+            if days is not None and days[zone - 1] <= promise:
+                return service
+        return level
 
     def shipment_cost(self, zone: int, service_level: str, grams: int) -> Decimal:
         return from_cents(self.shipment_cents(zone, service_level, grams))
@@ -101,6 +134,9 @@ class RateCard:
             "extra_package_cost": str(self.extra_package_cost),
             "split_penalty": str(self.split_penalty),
             "stockout_penalty": str(self.stockout_penalty),
+            "promise_aware": self.promise_aware,
+            "transit_days_by_zone": {service: list(days) for service, days in self.transit_days.items()},
+            "promise_days": dict(self.promise_days),
         }
 
 
@@ -131,5 +167,9 @@ DEFAULT_RATES = RateCard(
             base=_money("26.00 27.50 32.50 38.50 44.50 49.50 52.50 55.50"),
             per_lb=_money("3.50 4.00 5.00 6.00 7.00 8.00 9.00 10.00"),
         ),
-    }
+    },
+    # Business days by zone, the slow end of the published ground transit maps (UPS/FedEx
+    # Ground: 1 day to zones 1-2, 2 to zone 3, 3 to zone 4, up to 5 coast to coast).
+    transit_days={"standard": (1, 1, 2, 3, 4, 5, 5, 5), "express": (2,) * 8, "overnight": (1,) * 8},
+    promise_days={"standard": 5, "express": 2, "overnight": 1},
 )
