@@ -7,7 +7,7 @@ import hmac
 import secrets
 import time
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from storeops.db.models import AdminToken
 from storeops.db.session import Database
@@ -21,6 +21,10 @@ def ensure_admin_token(db: Database, configured: str | None) -> str | None:
     """Make sure an admin token exists. Returns a newly generated token (to print once)
     or None when one was configured or already stored."""
     with db.system_session() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            # Several `storeops serve` starting on a fresh database: one generates the token,
+            # the others wait here and then find it (SQLite's BEGIN IMMEDIATE serializes already).
+            session.execute(text("SELECT pg_advisory_xact_lock(7372011)"))
         if configured:
             digest = _digest(configured)
             if session.scalar(select(AdminToken.id).where(AdminToken.token_sha256 == digest)) is None:
