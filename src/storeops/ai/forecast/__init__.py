@@ -1,6 +1,7 @@
 """Demand forecasting and replenishment math (issue #5).
 
-    data.py           sales lines -> clean daily demand per SKU (returns net, floored at 0)
+    data.py           sales lines -> clean daily demand per SKU (returns net, floored at 0;
+                      a robust copy with bulk order lines capped, for the models)
     models.py         per-SKU daily forecasts with p10/p90 (statsforecast, by demand class)
     evaluate.py       WAPE, MASE, bias, interval coverage; the 7-day seasonal-naive baseline
     replenishment.py  safety stock, reorder point, order quantity (MOQ, case pack), with reasons

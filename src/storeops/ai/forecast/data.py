@@ -18,6 +18,14 @@ returns booked that day) and floor it at 0:
 Every day from the first to the last date of the whole file is present for every SKU
 (missing days are 0 demand): the history is one calendar, so "the N days after the last
 date in the history" is the same N days for every SKU.
+
+Bulk orders. Beside the net demand, `daily_demand` keeps a *robust* copy for the models to
+learn the level from: each sales line is capped at BULK_LINE_FACTOR times the SKU's median
+line size before lines are summed per day. A one-off wholesale line (hundreds of a gift
+item that usually sells in ones and twelves) then counts as a large order, not as weeks of
+demand, while the number of ordinary orders per day is kept. Capping lines rather than
+days was chosen by backtests on May-August 2011 of the UCI data (see models.py); the
+actual demand (`values`) is never capped: accuracy is always measured against it.
 """
 
 from __future__ import annotations
@@ -43,6 +51,10 @@ NON_PRODUCT_CODES = frozenset({
     "POST", "DOT", "M", "C2", "D", "S", "B", "BANK CHARGES", "AMAZONFEE", "CRUK", "PADS",
 })
 NON_PRODUCT_PREFIXES = ("gift_",)
+# A sales line above this many times its SKU's median line size is a bulk order; its
+# excess is left out of the robust series the models learn from (12 was best of 3..15
+# on the May-August 2011 backtests; see models.py).
+BULK_LINE_FACTOR = 12.0
 
 
 def is_product(sku: str) -> bool:
@@ -56,13 +68,18 @@ class DailyDemand:
 
     `values[i, t]` is the demand of `skus[i]` on day `start + t` (>= 0). `first_sale[i]`
     is the index of that SKU's first day with a sale: days before it are "not listed yet"
-    rather than zero demand, and models skip them.
+    rather than zero demand, and models skip them. `robust[i, t]` is the same demand with
+    bulk order lines capped (see the module docstring); None means "same as values".
     """
 
     skus: list[str]
     start: date
     values: np.ndarray  # shape (n_skus, n_days), float64
     first_sale: np.ndarray  # shape (n_skus,), int
+    robust: np.ndarray | None = None  # shape (n_skus, n_days), float64, <= values
+
+    def robust_values(self) -> np.ndarray:
+        return self.values if self.robust is None else self.robust
 
     @property
     def n_days(self) -> int:
@@ -85,7 +102,8 @@ class DailyDemand:
     def select(self, skus: Iterable[str]) -> DailyDemand:
         rows = {s: i for i, s in enumerate(self.skus)}
         keep = [rows[s] for s in skus]
-        return DailyDemand([self.skus[i] for i in keep], self.start, self.values[keep], self.first_sale[keep])
+        robust = None if self.robust is None else self.robust[keep]
+        return DailyDemand([self.skus[i] for i in keep], self.start, self.values[keep], self.first_sale[keep], robust)
 
     def until(self, last: date) -> DailyDemand:
         """The history up to and including `last` (the training part of a backtest)."""
@@ -94,7 +112,8 @@ class DailyDemand:
             raise InvalidInput(f"no history on or before {last}")
         values = self.values[:, :n]
         first = np.minimum(self.first_sale, n - 1)
-        return DailyDemand(self.skus, self.start, values, first)
+        robust = None if self.robust is None else self.robust[:, :n]
+        return DailyDemand(self.skus, self.start, values, first, robust)
 
     def window(self, first: date, last: date) -> np.ndarray:
         """Demand on days first..last inclusive, shape (n_skus, days)."""
@@ -190,19 +209,42 @@ def _rows(mask: pd.Series, limit: int = 5) -> str:
     return ", ".join(rows) + (f" and {more} more" if more > 0 else "")
 
 
-def daily_demand(sales: pd.DataFrame) -> DailyDemand:
-    """Net quantity per SKU per day, floored at 0, on one calendar with missing days as 0."""
+def daily_demand(
+    sales: pd.DataFrame, *, last_day: date | None = None, bulk_line_factor: float = BULK_LINE_FACTOR,
+) -> DailyDemand:
+    """Net quantity per SKU per day, floored at 0, on one calendar with missing days as 0;
+    plus the robust copy with sales lines capped at `bulk_line_factor` x the SKU's median
+    sales line (computed from these lines only: pass only the history, never the test).
+    The calendar runs to the last sale, or to `last_day` if given (a history that ends on
+    a day the shop was closed)."""
+    if sales.empty:
+        raise InvalidInput("sales history has no rows", field="history")
     start = sales["date"].min()
     end = sales["date"].max()
+    if last_day is not None:
+        if pd.Timestamp(last_day) < end:
+            raise InvalidInput(f"sales after last_day {last_day} (up to {end.date()})", field="history")
+        end = pd.Timestamp(last_day)
     n_days = int((end - start).days) + 1
     codes, skus = pd.factorize(sales["sku"], sort=True)
     offsets = ((sales["date"] - start).dt.days).to_numpy()
+    quantity = sales["quantity"].to_numpy(dtype=float)
     net = np.zeros((len(skus), n_days))
-    np.add.at(net, (codes, offsets), sales["quantity"].to_numpy())
+    np.add.at(net, (codes, offsets), quantity)
     values = np.maximum(net, 0.0)
     sold = values > 0
     first = np.where(sold.any(axis=1), sold.argmax(axis=1), n_days - 1)
-    return DailyDemand([str(s) for s in skus], start.date(), values, first.astype(int))
+
+    sale = quantity > 0
+    median_line = np.full(len(skus), np.inf)
+    if sale.any():
+        medians = pd.Series(quantity[sale]).groupby(codes[sale]).median()
+        median_line[medians.index.to_numpy()] = medians.to_numpy()
+    capped = np.where(sale, np.minimum(quantity, bulk_line_factor * median_line[codes]), quantity)
+    robust_net = np.zeros_like(net)
+    np.add.at(robust_net, (codes, offsets), capped)
+    robust = np.minimum(np.maximum(robust_net, 0.0), values)
+    return DailyDemand([str(s) for s in skus], start.date(), values, first.astype(int), robust)
 
 
 def load_daily_demand(source: str | Path | IO[str]) -> DailyDemand:

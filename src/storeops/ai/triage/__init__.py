@@ -8,12 +8,13 @@ out-of-scope detection and language, on CPU and offline.
     result.intent, result.confidence, result.urgency, result.frustration, result.language
 
 The shipped model (models/, about 6 MB) is trained by scripts/train_triage.py from the
-shared Bitext, CLINC150 and review data; models/metrics.json holds its measured accuracy.
+shared Bitext, CLINC150 and review data; models/metrics.json holds its measured accuracy
+(on the held-out test part of bitext_dev.csv: see models/README.md for the protocol).
 Merchants add intents with `triage.retrain([(text, intent), ...])`.
 
 Modules: features (TF-IDF), embedding (static MiniLM word pieces), intents (linear model,
 confidence, out-of-scope floor), training (fitting, retraining), frustration, urgency,
-language, model (`Triage`).
+language, model (`Triage`), splits (the fixed calibration / test split of bitext_dev).
 """
 
 from storeops.ai.triage.frustration import CustomerHistory, MessageSignals, message_signals

@@ -38,13 +38,13 @@ class LabelledExample:
 
 @dataclass(frozen=True)
 class IntentTrainingConfig:
-    """C and the embedding weight: chosen by 3-fold cross-validation on bitext_train
-    (scripts/train_triage.py --search, one-standard-error rule).
+    """C and the embedding weight: chosen by 3-fold cross-validation inside the training
+    data (scripts/train_triage.py --search, one-standard-error rule).
 
     `oos_floor` is a prior, not tuned: below 0.25 no intent is a plausible reading of the
     message. Tuning it on out-of-fold training predictions picks 0.95, because inside the
-    training distribution the model is almost never unsure; on bitext_dev that floor would
-    turn a fifth of real requests into `other` (see metrics.json, out_of_scope.curve...).
+    training distribution the model is almost never unsure; on a model trained on
+    bitext_train alone that floor turned a fifth of bitext_dev requests into `other`.
     Out-of-scope detection is mostly the trained `other` class's work."""
 
     c: float = 0.1
