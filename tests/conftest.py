@@ -209,3 +209,30 @@ def sandboxes(cluster: SandboxCluster) -> dict[str, dict[str, Any]]:
     for entry in cluster.describe().values():
         httpx.post(f"{entry['url']}/_sandbox/reset", timeout=10).raise_for_status()
     return cluster.describe()
+
+
+# --- a demo shop connected to the sandboxes, and a worker running its flows --------------------
+
+
+@pytest.fixture
+def shop(db: Database, box: SecretBox, sandboxes: dict[str, dict[str, Any]], live_app: LiveServer) -> str:
+    """The demo shop connected to the sandboxes, webhooks pointed at `live_app`."""
+    from storeops.flows.demo import connect_demo_shop
+
+    connection = connect_demo_shop(db, box, sandboxes, live_app.url)
+    assert connection.ok, connection.as_dict()
+    return connection.shop_id
+
+
+@pytest.fixture
+def worker(settings: Settings, db: Database, shop: str) -> Iterator[Any]:
+    """A Worker (inbox pump, outbox relay, DBOS) for the connected shop, stopped afterwards."""
+    from storeops.flows.runtime import Worker
+
+    running = Worker(settings, db)
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+

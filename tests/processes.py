@@ -19,12 +19,14 @@ CLI = [sys.executable, "-m", "storeops.cli.main"]
 class Proc:
     """A storeops subprocess whose stdout/stderr go to files (no pipe can fill up)."""
 
-    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path) -> None:
+    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path,
+                 *, command: list[str] | None = None) -> None:
+        """`command` replaces `python -m storeops.cli.main` (e.g. a `python -c ...` entry)."""
         self.name = name
         self.out_path = log_dir / f"{name}.out"
         self.err_path = log_dir / f"{name}.err"
         with self.out_path.open("wb") as out, self.err_path.open("wb") as err:
-            self.popen = subprocess.Popen([*CLI, *args], env=env, stdout=out, stderr=err)
+            self.popen = subprocess.Popen([*(command or CLI), *args], env=env, stdout=out, stderr=err)
         self.started = time.monotonic()
 
     @property
@@ -67,6 +69,11 @@ def processes() -> Iterator[list[Proc]]:
                 proc.stop()
             except Exception:  # noqa: BLE001 - keep stopping the others
                 proc.popen.kill()
+
+
+def python_entry(code: str) -> list[str]:
+    """A Proc `command` running `code` (sys.argv[1:] are the Proc's args)."""
+    return [sys.executable, "-c", code]
 
 
 def stopped_cleanly(proc: Proc) -> bool:

@@ -138,6 +138,7 @@ def exercised() -> Iterator[tuple[ShopifySandbox, list[dict[str, Any]]]]:
         client.create_refund(first.id, [(line.id, 1, "RETURN")], amount=line.unit_price, note="damaged")
         shipped = sb.store.fulfillments[sb.store.orders[first.legacy_id].fulfillment_ids[0]].line_items[0]
         client.create_return(first.id, [(f"gid://shopify/FulfillmentLineItem/{shipped.id}", 1, "too small")])
+        assert [r["notes"] for r in client.returnables(first.id)["returns"]] == [["too small"]]
         client.cancel_order(second.id, reason="CUSTOMER")
         client.set_metafields([{"ownerId": products[0].id, "namespace": "storeops", "key": "source",
                                 "type": "single_line_text_field", "value": "catalog"}])

@@ -62,3 +62,28 @@ def test_unscoped_read_of_shop_data_is_refused(db: Database, two_shops: tuple[st
 def test_a_shop_session_needs_a_shop(db: Database) -> None:
     with pytest.raises(ShopScopeViolation), db.session(""):
         pass
+
+
+def test_read_sessions_are_scoped_and_refuse_writes(db: Database) -> None:
+    with db.system_session() as session:
+        session.add(Customer(shop_id="shop-a", external_id="1", email="a@example.com"))
+        session.add(Customer(shop_id="shop-b", external_id="2", email="b@example.com"))
+    with db.read_session("shop-a") as session:
+        assert [c.external_id for c in session.scalars(select(Customer))] == ["1"]
+    with db.read_session() as session:
+        assert sorted(c.external_id for c in session.scalars(select(Customer))) == ["1", "2"]
+    with pytest.raises(RuntimeError, match="read session cannot write"), db.read_session("shop-a") as session:
+        session.add(Customer(shop_id="shop-a", external_id="3"))
+        session.flush()
+    with db.read_session("shop-a") as session:
+        assert len(session.scalars(select(Customer)).all()) == 1
+
+
+def test_a_read_session_does_not_wait_for_the_writer(db: Database) -> None:
+    """On SQLite a writer holds the one write lock; reads go on from their snapshot."""
+    with db.system_session() as writer:
+        writer.add(Customer(shop_id="shop-a", external_id="1", email="a@example.com"))
+        writer.flush()  # the write lock is held until this block commits
+        # A locking read would wait here for the writer, which waits for it: "database is locked".
+        with db.read_session("shop-a") as reader:
+            assert reader.scalars(select(Customer)).all() == []  # not committed yet

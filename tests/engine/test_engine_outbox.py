@@ -7,16 +7,27 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 
+from storeops.core.clock import utcnow
 from storeops.core.errors import VendorError
 from storeops.core.settings import Settings
 from storeops.db.session import Database, ShopScopeViolation
 from storeops.engine.models import OutboxMessage
-from storeops.engine.outbox import OutboxRelay, action, emit, registered_actions, workflow_id_for
+from storeops.engine.outbox import (
+    BATCH_QUEUE,
+    OutboxRelay,
+    action,
+    emit,
+    registered_actions,
+    retry_failed,
+    run_batch,
+    workflow_id_for,
+)
 from storeops.engine.retry import GaveUp
 from storeops.engine.workflows import Engine, QueueSpec, define_queue
 
@@ -26,6 +37,10 @@ PER_ORDER = define_queue(QueueSpec("test_engine_outbox.per_order", partitioned=T
 TAG_ORDER = "test_engine_outbox.tag_order"
 ROUTE_ORDER = "test_engine_outbox.route_order"
 CANCEL_ORDER = "test_engine_outbox.cancel_order"
+REFUND_ORDER = "test_engine_outbox.refund_order"
+LIMITED_TAG = "test_engine_outbox.limited_tag"
+LIMITED = define_queue(QueueSpec("test_engine_outbox.limited", limit=5, period=1.0))
+call_times: dict[str, float] = {}
 
 _lock = threading.Lock()
 runs: dict[str, int] = defaultdict(int)  # "<action>:<order>" -> times the action body ran
@@ -56,6 +71,21 @@ def cancel_order(shop_id: str, payload: dict[str, Any], key: str) -> dict[str, A
     if payload["order"] not in refusals_fixed:
         raise VendorError("shopify", "order is already fulfilled", status=422)
     return {"cancelled": payload["order"]}
+
+
+@action(REFUND_ORDER, queue=PER_ORDER.name, partition=lambda shop_id, payload: f"{shop_id}:{payload['order']}")
+def refund_order(shop_id: str, payload: dict[str, Any], key: str) -> dict[str, Any]:
+    _ran(REFUND_ORDER, payload["order"])
+    if payload["order"] not in refusals_fixed:
+        raise VendorError("shopify", "order is already fulfilled", status=422)
+    return {"refunded": payload["order"]}
+
+
+@action(LIMITED_TAG, queue=LIMITED.name)
+def limited_tag(shop_id: str, payload: dict[str, Any], key: str) -> dict[str, Any]:
+    with _lock:
+        call_times[payload["order"]] = time.monotonic()
+    return {}
 
 
 @pytest.fixture
@@ -182,15 +212,18 @@ def test_relay_runs_each_action_once_and_stores_its_result(
     assert "test_engine_outbox.gone" in (gone.error or "")
 
     expected = {"tagged": order, "tags": ["vip"], "key": key, "shop": shop_id}
-    assert engine.result(workflow_id_for(key), timeout_s=10) == expected
     done = wait_for_status(db, key, "done")
     assert done.status == "done"
     assert done.result == expected
-    assert done.workflow_id == workflow_id_for(key)
     assert done.finished_at is not None
+    # A batched action: its message ran inside one batch workflow on the batch queue.
+    assert done.workflow_id is not None and done.workflow_id.startswith(f"outbox-batch:{TAG_ORDER}:")
+    assert engine.result(done.workflow_id, timeout_s=10) == {"done": 1, "failed": 0}
+    batch = engine.status(done.workflow_id)
+    assert batch is not None and batch.queue == BATCH_QUEUE.name
     assert runs[f"{TAG_ORDER}:{order}"] == 1
 
-    # The partitioned action ran on its own queue.
+    # The partitioned action ran in a workflow of its own on its own queue.
     assert engine.result(workflow_id_for(routed), timeout_s=10) == {"routed": order}
     info = engine.status(workflow_id_for(routed))
     assert info is not None and info.queue == PER_ORDER.name
@@ -199,6 +232,17 @@ def test_relay_runs_each_action_once_and_stores_its_result(
     assert relay.run_once() == 0  # nothing pending any more
     assert runs[f"{TAG_ORDER}:{order}"] == 1
     assert runs[f"{ROUTE_ORDER}:{order}"] == 1
+
+
+def test_many_messages_share_few_workflows(
+    db: Database, engine: Engine, relay: OutboxRelay, shop_id: str, order: str
+) -> None:
+    keys = [emit_tag(db, shop_id, f"{order}-{n}") for n in range(250)]
+    assert relay.run_once() == 250
+    found = [wait_for_status(db, key, "done") for key in keys]
+    assert all(m.status == "done" for m in found)
+    assert len({m.workflow_id for m in found}) == 3  # 100 + 100 + 50, not 250 workflows
+    assert all(runs[f"{TAG_ORDER}:{order}-{n}"] == 1 for n in range(250))
 
 
 def test_relays_racing_or_restarting_never_run_an_action_twice(
@@ -227,45 +271,130 @@ def test_relays_racing_or_restarting_never_run_an_action_twice(
         assert wait_for_status(db, key, "done").status == "done"
         assert runs[f"{TAG_ORDER}:{order}-{n}"] == 1
 
-    # A relay enqueued the workflow and died before recording that: the row says pending.
-    key = keys[0]
+
+def _claim(db: Database, keys: list[str], batch_id: str, *, dispatched_ago_s: float = 60.0) -> None:
     with db.system_session() as session:
         session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.idempotency_key == key)
-            .values(status="pending", workflow_id=None, dispatched_at=None, finished_at=None, result=None)
+            .where(OutboxMessage.idempotency_key.in_(keys))
+            .values(status="dispatched", workflow_id=batch_id,
+                    dispatched_at=utcnow() - timedelta(seconds=dispatched_ago_s))
         )
 
-    assert relay.run_once() == 1
+
+def test_a_batch_claimed_by_a_relay_that_died_before_enqueueing_it_is_enqueued_again(
+    db: Database, engine: Engine, relay: OutboxRelay, shop_id: str, order: str
+) -> None:
+    keys = [emit_tag(db, shop_id, f"{order}-{n}") for n in range(3)]
+    batch_id = f"outbox-batch:{TAG_ORDER}:{order}"
+    _claim(db, keys, batch_id)  # claimed, then the relay was killed: no workflow exists
+
+    # Nothing is pending (the messages belong to the batch); the relay's sweep finds the
+    # batch without a workflow and enqueues it under its own id.
     assert relay.run_once() == 0
-
-    found = wait_for_status(db, key, "done")
-    assert found.status == "done"
-    assert found.result == {"tagged": f"{order}-0", "tags": ["vip"], "key": key, "shop": shop_id}
-    assert found.finished_at is not None
-    assert found.workflow_id == workflow_id_for(key)
-    assert runs[f"{TAG_ORDER}:{order}-0"] == 1
+    for n, key in enumerate(keys):
+        found = wait_for_status(db, key, "done")
+        assert found.status == "done" and found.workflow_id == batch_id
+        assert runs[f"{TAG_ORDER}:{order}-{n}"] == 1
+    assert relay.recover_orphans(older_than_s=0) == 0  # nothing left dispatched
 
 
-def test_a_refused_action_marks_its_message_failed_and_a_fork_delivers_it(
+def test_a_batch_resumed_after_a_crash_delivers_only_what_it_had_not(
+    db: Database, engine: Engine, relay: OutboxRelay, shop_id: str, order: str
+) -> None:
+    keys = [emit_tag(db, shop_id, f"{order}-{n}") for n in range(3)]
+    batch_id = f"outbox-batch:{TAG_ORDER}:{order}"
+    _claim(db, keys, batch_id, dispatched_ago_s=0)
+    # The process died mid-batch: the first message's outcome was committed, the others not.
+    with db.system_session() as session:
+        session.execute(update(OutboxMessage).where(OutboxMessage.idempotency_key == keys[0])
+                        .values(status="done", result={"before": "crash"}))
+
+    assert engine.result(engine.start(run_batch, batch_id, TAG_ORDER, workflow_id=batch_id).get_workflow_id(),
+                         timeout_s=20) == {"done": 2, "failed": 0}
+    assert message(db, keys[0]).result == {"before": "crash"}
+    assert runs[f"{TAG_ORDER}:{order}-0"] == 0
+    assert [runs[f"{TAG_ORDER}:{order}-{n}"] for n in (1, 2)] == [1, 1]
+    assert all(message(db, k).status == "done" for k in keys)
+
+
+def test_a_message_left_dispatched_by_a_finished_batch_goes_back_to_pending(
+    db: Database, engine: Engine, relay: OutboxRelay, shop_id: str, order: str
+) -> None:
+    first, second = emit_tag(db, shop_id, f"{order}-0"), emit_tag(db, shop_id, f"{order}-1")
+    batch_id = f"outbox-batch:{TAG_ORDER}:{order}"
+    _claim(db, [first], batch_id)
+    engine.result(engine.start(run_batch, batch_id, TAG_ORDER, workflow_id=batch_id).get_workflow_id(),
+                  timeout_s=20)
+    _claim(db, [second], batch_id)  # joined the batch after it ran (cannot happen, but must not be lost)
+
+    assert relay.recover_orphans(older_than_s=5) == 1
+    assert message(db, second).status == "pending"
+    assert relay.run_once() == 1
+    assert wait_for_status(db, second, "done").status == "done"
+    assert runs[f"{TAG_ORDER}:{order}-1"] == 1
+
+
+def test_a_refused_action_marks_its_message_failed_and_a_retry_delivers_it(
     db: Database, engine: Engine, relay: OutboxRelay, shop_id: str, order: str
 ) -> None:
     with db.session(shop_id) as session:
         key = emit(session, shop_id=shop_id, target=CANCEL_ORDER, payload={"order": order}, cause=f"cancel:{order}")
+        tag = emit(session, shop_id=shop_id, target=TAG_ORDER, payload={"order": order, "tags": []},
+                   cause=f"cancel:{order}")
+    relay.run_once()
+
+    failed = wait_for_status(db, key, "failed")
+    assert failed.status == "failed"
+    assert "already fulfilled" in (failed.error or "")
+    assert wait_for_status(db, tag, "done").status == "done"  # the other action is not held up
+    assert runs[f"{CANCEL_ORDER}:{order}"] == 1  # a 422 is not retried
+
+    refusals_fixed.add(order)  # a person sorted it out with the vendor
+    assert retry_failed(db, [key, tag]) == 1  # only the failed one goes again
+    relay.run_once()
+
+    done = wait_for_status(db, key, "done")
+    assert done.status == "done"
+    assert done.result == {"cancelled": order}
+    assert runs[f"{CANCEL_ORDER}:{order}"] == 2
+
+
+def test_a_refused_partitioned_action_fails_its_workflow_and_a_fork_delivers_it(
+    db: Database, engine: Engine, relay: OutboxRelay, shop_id: str, order: str
+) -> None:
+    with db.session(shop_id) as session:
+        key = emit(session, shop_id=shop_id, target=REFUND_ORDER, payload={"order": order}, cause=f"refund:{order}")
     relay.run_once()
 
     with pytest.raises(GaveUp):
         engine.result(workflow_id_for(key), timeout_s=10)
     failed = wait_for_status(db, key, "failed")
-    assert failed.status == "failed"
     assert "already fulfilled" in (failed.error or "")
     assert workflow_id_for(key) in {w.workflow_id for w in engine.list(status="ERROR")}
 
-    refusals_fixed.add(order)  # a person sorted it out with the vendor
+    refusals_fixed.add(order)
     new_id = engine.fork(workflow_id_for(key), start_step=1)
 
-    assert engine.result(new_id, timeout_s=10) == {"cancelled": order}
-    done = wait_for_status(db, key, "done")
-    assert done.status == "done"
-    assert done.result == {"cancelled": order}
-    assert runs[f"{CANCEL_ORDER}:{order}"] == 2
+    assert engine.result(new_id, timeout_s=10) == {"refunded": order}
+    assert wait_for_status(db, key, "done").result == {"refunded": order}
+    assert runs[f"{REFUND_ORDER}:{order}"] == 2
+
+
+def test_a_vendor_queue_limit_applies_to_calls_inside_batches(
+    db: Database, engine: Engine, relay: OutboxRelay, shop_id: str, order: str
+) -> None:
+    keys = []
+    with db.session(shop_id) as session:
+        for n in range(10):
+            keys.append(emit(session, shop_id=shop_id, target=LIMITED_TAG, payload={"order": f"{order}-{n}"},
+                             cause=f"limited:{order}:{n}"))
+    started = time.monotonic()
+    relay.run_once()
+    found = [wait_for_status(db, key, "done") for key in keys]
+    elapsed = time.monotonic() - started
+    assert all(m.status == "done" for m in found)
+    assert len({m.workflow_id for m in found}) == 1  # one batch...
+    # ...whose calls still keep the queue's limit: a burst of 5, then 5 per second.
+    stamps = sorted(call_times[f"{order}-{n}"] for n in range(10))
+    assert stamps[-1] - stamps[0] >= 0.9 and elapsed >= 0.9

@@ -16,6 +16,7 @@ import httpx
 from sqlalchemy import func, select
 
 from storeops.connectors.shipbob.models import Address, OrderLine, Recipient
+from storeops.connectors.shopify.client import SUBSCRIPTION_TOPICS as SHOPIFY_TOPICS
 from storeops.core.secrets import SecretBox
 from storeops.core.settings import Settings
 from storeops.db.models import ShopCredential
@@ -89,7 +90,7 @@ def test_connecting_again_creates_no_duplicates(db: Database, box: SecretBox,
 
     assert second.ok and not second.created and second.shop_id == first.shop_id
     assert subscriptions(sandboxes) == before  # same secrets too: the Gorgias one is kept
-    assert sum(len(v) for v in before.values()) == 10 + 1 + 2
+    assert sum(len(v) for v in before.values()) == len(SHOPIFY_TOPICS) + 1 + 2
     with db.system_session() as session:
         assert [v.domain for v in shops.list_shops(session)] == [DEMO_SHOP]
         count = session.scalar(select(func.count()).select_from(ShopCredential))

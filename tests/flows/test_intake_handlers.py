@@ -10,6 +10,8 @@ from sqlalchemy import select
 from storeops.db.models import Shop
 from storeops.db.session import Database
 from storeops.domain.customers.models import Customer, DataRequest
+from storeops.domain.orders import services as order_services
+from storeops.domain.support.models import SupportTicket, TicketReply
 from storeops.engine.inbox import InboxProcessor, NewEvent, claim_batch, insert_events
 from storeops.engine.models import INVALID, PROCESSED, REDACTED_BODY, InboxEvent
 from storeops.flows.intake import handler_for
@@ -71,7 +73,11 @@ def test_malformed_json_is_marked_invalid_not_crashed_on(db: Database, shop_id: 
 
 def test_customers_redact_erases_personal_data_everywhere(db: Database, shop_id: str) -> None:
     deliver(db, shop_id, "customers/create", customer_payload(5, "2026-01-01T10:00:00Z"))
-    deliver(db, shop_id, "orders/create", {"id": 901, "customer": customer_payload(5, "2026-01-02T10:00:00Z")})
+    deliver(db, shop_id, "orders/create", {
+        "id": 901, "email": "c5@example.com", "updated_at": "2026-01-02T10:00:00Z",
+        "customer": customer_payload(5, "2026-01-02T10:00:00Z"),
+        "shipping_address": {"name": "Ada Five", "address1": "5 Secret Lane", "city": "Austin",
+                             "province_code": "TX", "zip": "78701", "country_code": "US", "phone": "+15125550105"}})
     deliver(db, shop_id, "customers/create", customer_payload(6, "2026-01-01T10:00:00Z"))
     deliver(db, shop_id, "customers/data_request",
             {"shop_id": 1, "customer": {"id": 5, "email": "c5@example.com"}, "data_request": {"id": 77}})
@@ -80,6 +86,12 @@ def test_customers_redact_erases_personal_data_everywhere(db: Database, shop_id:
         [request] = session.scalars(select(DataRequest)).all()
         assert request.export["customers"][0]["email"] == "c5@example.com"
 
+    with db.session(shop_id) as session:
+        session.add(SupportTicket(shop_id=shop_id, gorgias_ticket_id="t5", customer_email="c5@example.com",
+                                  subject="Ada's order"))
+        session.add(TicketReply(shop_id=shop_id, gorgias_ticket_id="t5", message_id="m1", kind="reply",
+                                body="Hi Ada, order #1001 ships to 5 Secret Lane", recipient="c5@example.com",
+                                facts={"address": "5 Secret Lane"}))
     deliver(db, shop_id, "customers/redact",
             {"shop_id": 1, "customer": {"id": 5, "email": "c5@example.com"}, "orders_to_redact": [901]})
     process_all(db)
@@ -95,6 +107,16 @@ def test_customers_redact_erases_personal_data_everywhere(db: Database, shop_id:
     assert b"c5@example.com" not in b"".join(bodies)  # raw webhook bodies too, the redact request included
     assert b"c6@example.com" in b"".join(bodies)
     assert "c5@example.com" not in json.dumps(export)
+    with db.session(shop_id) as session:
+        order = order_services.find(session, "901")
+        assert order is not None and order.email is None and order.shipping_address is not None
+        assert "5 Secret Lane" not in json.dumps(order.shipping_address)
+        assert "Ada Five" not in json.dumps(order.shipping_address)
+        assert order.shipping_address["zip"] == "78701"  # where, not who
+        ticket = session.scalars(select(SupportTicket)).one()
+        reply = session.scalars(select(TicketReply)).one()
+        assert (ticket.customer_email, ticket.subject) == (None, None)
+        assert "Secret" not in reply.body + json.dumps(reply.facts) and reply.recipient is None
 
     # A late update for the erased customer must not bring the data back.
     deliver(db, shop_id, "customers/update", customer_payload(5, "2026-03-01T10:00:00Z"))

@@ -7,6 +7,7 @@ Skipped without Chromium unless STOREOPS_TEST_REQUIRE_BROWSER=1, like test_dashb
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from storeops.core.settings import Settings
 from storeops.db.session import Database
 from storeops.domain.decisions import services as decisions
+from storeops.domain.orders import FulfillmentCenter, exceptions
 from storeops.domain.orders import services as orders
 from storeops.web import orders_pages
 
@@ -78,6 +80,8 @@ def _snapshot(n: int, **extra: Any) -> dict[str, Any]:
     return {"id": 5000 + n, "name": f"#10{n:02d}", "email": f"buyer{n}@example.com", "currency": "USD",
             "total_price": f"{n}9.00", "financial_status": "paid", "fulfillment_status": None,
             "updated_at": "2026-11-02T09:00:00Z", "shipping_lines": [{"title": "Standard"}],
+            "shipping_address": {"first_name": "Ada", "last_name": "L", "address1": "200 N Spring St",
+                                 "city": "Los Angeles", "province_code": "CA", "zip": "90012", "country_code": "US"},
             "line_items": [{"id": 1, "sku": "MH01-XS-Orange", "quantity": 1, "grams": 300, "price": "49.00"}],
             **extra}
 
@@ -111,11 +115,16 @@ def make_order(db: Database, shop: str, n: int, *, status: str, mode: str = "liv
             taken = [{"target": "shipbob.create_order", "key": f"k{n}", "status": "done", "result": result}]
         if tracking:
             order.tracking_number, order.tracking_company = tracking, "USPS"
-        decisions.record(session, shop, subject=f"order:{order.external_id}", automation="order_routing",
-                         mode=mode, inputs={"order": {"id": order.external_id}},
-                         rules=["address_check@1", "risk_score@3", *(f"{f}@1" for f in flags)],
-                         outputs=outputs, intended_actions=intended, actions_taken=taken,
-                         cause=f"inbox:shopify:ev-{n}")
+        record = decisions.record(session, shop, subject=f"order:{order.external_id}", automation="order_routing",
+                                  mode=mode, inputs={"order": {"id": order.external_id}},
+                                  rules=["address_check@1", "risk_score@3", *(f"{f}@1" for f in flags)],
+                                  outputs=outputs, intended_actions=intended, actions_taken=taken,
+                                  cause=f"inbox:shopify:ev-{n}")
+        if held:  # as the flow does: a hold opens an exception for a person
+            if held == "address":
+                order.shipping_address = {**(order.shipping_address or {}), "zip": "10001"}
+            exceptions.open_exception(session, shop, order, held, f"{held} hold for order {n}",
+                                      {"decision_id": record.id, "checks": order.checks}, now=T0)
         return order.external_id
 
 
@@ -247,7 +256,7 @@ def test_automations_form_switches_a_mode(page: Page, db: Database, shop_id: str
     row = page.locator('tr[data-automation="order_routing"]')
     assert row.locator("[data-col=mode] .chip").inner_text().strip() == "live"  # the default
     page.get_by_label("Mode for order_routing").select_option("shadow")
-    page.get_by_role("button", name="Save").click()
+    page.locator('tr[data-automation="order_routing"]').get_by_role("button", name="Save").click()
     page.wait_for_url("**/automations?*saved=order_routing*")
     assert row.locator("[data-col=mode] .chip").inner_text().strip() == "shadow"
     assert "order_routing is now shadow" in page.get_by_role("status").inner_text()
@@ -263,7 +272,7 @@ def test_a_bad_mode_is_a_clear_error(page: Page, db: Database, shop_id: str) -> 
     page.get_by_label("Mode for order_routing").evaluate(
         "el => { const o = document.createElement('option'); o.value = 'turbo'; o.text = 'turbo';"
         " el.add(o); el.value = 'turbo'; }")
-    page.get_by_role("button", name="Save").click()
+    page.locator('tr[data-automation="order_routing"]').get_by_role("button", name="Save").click()
     page.wait_for_load_state()
     assert "mode must be one of off, shadow, live" in page.get_by_role("alert").inner_text()
     assert page.locator('tr[data-automation="order_routing"] [data-col=mode] .chip').inner_text().strip() == "live"
@@ -271,3 +280,115 @@ def test_a_bad_mode_is_a_clear_error(page: Page, db: Database, shop_id: str) -> 
     assert response.status == 422 and "no automation named &#39;nope&#39;" in response.text()
     with db.session(shop_id) as session:
         assert decisions.mode_for(session, shop_id, "order_routing") == "live"
+
+
+# --- the exceptions queue ----------------------------------------------------------------
+
+
+def row_of(page: Page, exception_id: int) -> Any:
+    return page.locator(f'tr[data-exception="{exception_id}"]')
+
+
+def exception_ids(db: Database, shop: str) -> dict[str, int]:
+    with db.session(shop) as session:
+        return {x.kind: x.id for x in exceptions.list_exceptions(session, status="unresolved")}
+
+
+def test_exceptions_page_shows_age_sla_escalation_and_context(page: Page, db: Database, shop_id: str,
+                                                               known_orders: dict[str, str]) -> None:
+    ids = exception_ids(db, shop_id)
+    with db.session(shop_id) as session:  # the risk hold is recent; the address one aged and escalated
+        risky = exceptions.get_exception(session, ids["risk"])
+        risky.opened_at = datetime.now(UTC) - timedelta(minutes=30)
+        risky.sla_due_at = risky.opened_at + timedelta(hours=4)
+        aged = exceptions.get_exception(session, ids["address"])
+        exceptions.escalate(aged, 2, datetime.now(UTC))
+    sign_in(page)
+    page.get_by_role("navigation").get_by_role("link", name="Exceptions", exact=True).click()
+    page.wait_for_url("**/exceptions")
+    assert page.title().startswith("Exceptions")
+    assert page.locator("#exceptions tbody tr[data-exception]").count() == 2
+    assert page.locator('[data-count="unresolved"]').inner_text().startswith("2 waiting")
+    risk = row_of(page, ids["risk"])
+    assert risk.locator("[data-col=kind]").inner_text().strip() == "risk"
+    assert risk.locator("[data-col=age]").inner_text().strip() in ("30 min", "31 min")
+    assert risk.locator("[data-col=sla]").inner_text().strip().startswith("due in 3.")
+    assert risk.locator("[data-col=order]").inner_text().startswith("#1004")
+    address = row_of(page, ids["address"])
+    assert address.locator("[data-col=sla]").inner_text().startswith("overdue")
+    assert address.locator("[data-col=escalation]").inner_text().strip() == "level 2"
+    detail = page.locator(f'tr[data-detail="{ids["address"]}"]')
+    detail.get_by_text("Context").click()
+    assert '"decision_id"' in detail.locator("pre").inner_text()
+    assert detail.get_by_role("button", name="Fix address").is_visible()
+    assert page.locator(f'tr[data-detail="{ids["risk"]}"]').get_by_role("button", name="Fix address").count() == 0
+
+    page.get_by_label("Kind").select_option("risk")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url("**/exceptions?*kind=risk*")
+    assert [r.get_attribute("data-exception") for r in page.locator("#exceptions tr[data-exception]").all()] == [
+        str(ids["risk"])]
+    page.screenshot(path="/tmp/storeops-exceptions.png", full_page=True)  # noqa: S108
+
+
+def test_approve_on_the_page_releases_the_order_and_the_kpi_drops(
+        page: Page, db: Database, shop_id: str, known_orders: dict[str, str]) -> None:
+    from storeops.engine.models import OutboxMessage
+    from storeops.flows import orders as order_flow
+
+    # The shop's ShipBob FCs as the flow caches them (no ShipBob here).
+    order_flow._fc_cache[shop_id] = (time.monotonic(), [FulfillmentCenter("1", "Moreno Valley", 33.9, -117.2)])
+    ids = exception_ids(db, shop_id)
+    sign_in(page)
+    page.goto("/orders")
+    assert kpi(page, "held") == "2"
+    page.goto("/exceptions")
+    form = page.get_by_role("form", name=f"Approve exception {ids['risk']}")
+    form.get_by_label("Your name").fill("ana@shop.test")
+    form.get_by_label(f"Note for approve {ids['risk']}").fill("known customer")
+    form.get_by_role("button", name="Approve").click()
+    page.wait_for_url(f"**/exceptions?*done={ids['risk']}*")
+    assert f"Exception {ids['risk']} handled" in page.get_by_role("status").inner_text()
+    assert page.locator("#exceptions tr[data-exception]").count() == 1
+    with db.session(shop_id) as session:
+        row = exceptions.get_exception(session, ids["risk"])
+        assert (row.status, row.resolution, row.resolved_by, row.resolution_note) == (
+            "resolved", "approved", "ana@shop.test", "known customer")
+        order = orders.find(session, known_orders["risky"])
+        assert order is not None and order.status == "routed" and order.assigned_fc == "1"
+        last = decisions.for_subject(session, f"order:{known_orders['risky']}")[-1]
+        assert last.inputs["by"] == "ana@shop.test" and last.outputs["waived"] == ["risk"]
+    with db.system_session() as session:
+        targets = {m.target for m in session.query(OutboxMessage).all()}
+    assert "shipbob.create_order" in targets
+    page.goto("/orders")
+    assert kpi(page, "held") == "1"
+    page.goto("/exceptions?status=resolved")
+    assert "approved by ana@shop.test" in row_of(page, ids["risk"]).locator("[data-col=status]").inner_text()
+    page.goto(f"/orders/{known_orders['risky']}")
+    shown = page.locator(f'#order-exceptions tr[data-exception="{ids["risk"]}"]')
+    assert "approved by ana@shop.test: known customer" in shown.locator("[data-col=resolution]").inner_text()
+
+
+def test_a_bad_fix_is_a_clear_error_and_changes_nothing(page: Page, db: Database, shop_id: str,
+                                                        known_orders: dict[str, str]) -> None:
+    ids = exception_ids(db, shop_id)
+    sign_in(page)
+    page.goto("/exceptions")
+    form = page.get_by_role("form", name=f"Fix exception {ids['address']}")
+    assert form.get_by_label(f"ZIP for {ids['address']}").input_value() == "10001"
+    form.get_by_label(f"ZIP for {ids['address']}").fill("10002")
+    form.get_by_role("button", name="Fix address").click()
+    page.wait_for_load_state()
+    assert "still invalid" in page.get_by_role("alert").inner_text()
+    override = page.get_by_role("form", name=f"Override exception {ids['address']}")
+    override.get_by_label(f"Override for {ids['address']}").select_option("route")
+    override.get_by_role("button", name="Override").click()
+    page.wait_for_load_state()
+    assert "route needs a fulfillment center" in page.get_by_role("alert").inner_text()
+    with db.session(shop_id) as session:
+        row = exceptions.get_exception(session, ids["address"])
+        assert row.status == "open" and row.resolution is None
+        order = orders.find(session, known_orders["bad_address"])
+        assert order is not None and order.status == "held" and order.shipping_address["zip"] == "10001"
+        assert len(decisions.for_subject(session, f"order:{known_orders['bad_address']}")) == 1

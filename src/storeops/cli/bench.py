@@ -28,7 +28,7 @@ import typer
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from storeops.cli import bench_forecast, bench_routing, bench_triage
+from storeops.cli import bench_forecast, bench_inventory, bench_orders, bench_routing, bench_triage
 from storeops.cli.common import emit_json
 from storeops.connectors.shopify.webhooks import sign
 from storeops.db.session import Database
@@ -300,5 +300,7 @@ def process(
 
 # Benchmarks that live in their own modules (each imports its heavy libraries lazily).
 app.command("forecast")(bench_forecast.forecast)
+app.command("orders")(bench_orders.orders)
+app.command("inventory")(bench_inventory.inventory)
 app.command("routing")(bench_routing.routing)
 app.command("triage")(bench_triage.triage)

@@ -25,9 +25,11 @@ from storeops.cli import (
     ai_cmd,
     ai_forecast_cmd,
     bench,
+    catalog_cmd,
     connectors_cmd,
     db_cmd,
     inbox_cmd,
+    inventory_cmd,
     orders_cmd,
     sandbox_cmd,
     shops_cmd,
@@ -48,6 +50,8 @@ app.add_typer(workflows_cmd.app, name="workflows")
 app.add_typer(bench.app, name="bench")
 app.add_typer(sandbox_cmd.app, name="sandbox")
 app.add_typer(connectors_cmd.app, name="connectors")
+app.add_typer(catalog_cmd.app, name="catalog")
+app.add_typer(inventory_cmd.app, name="inventory")
 ai_cmd.app.command("forecast")(ai_forecast_cmd.forecast)
 app.add_typer(ai_cmd.app, name="ai")
 

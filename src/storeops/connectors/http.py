@@ -107,9 +107,16 @@ class VendorClient:
         self.calls = 0  # requests actually sent (benchmarks report API calls used)
         self.http = httpx.Client(base_url=self.base_url, headers=dict(headers or {}), auth=auth,
                                  timeout=timeout_s, transport=transport)
+        self.shared = False
+
+    def share(self) -> None:
+        """Make this client long-lived and shared between threads: `close()` leaves it open
+        (httpx clients are thread-safe; building one costs ~25 ms, mostly the TLS context)."""
+        self.shared = True
 
     def close(self) -> None:
-        self.http.close()
+        if not self.shared:
+            self.http.close()
 
     def request(self, method: str, path: str, *, cost: float = 1.0, **kwargs: Any) -> httpx.Response:
         if self.limiter is not None:

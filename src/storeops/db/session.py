@@ -51,12 +51,17 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+def _sqlite_begin_deferred(conn: Any) -> None:
+    # Readers: a deferred transaction reads one WAL snapshot and never waits for the writer.
+    conn.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str, *, pool_size: int = 10, readonly: bool = False) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "connect", _sqlite_no_implicit_begin)
-        event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "begin", _sqlite_begin_deferred if readonly else _sqlite_begin)
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
@@ -68,6 +73,11 @@ class Database:
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
         event.listen(self._factory, "do_orm_execute", _scope_to_shop)
         event.listen(self._factory, "before_flush", _check_writes)
+        # Reads that must not queue behind SQLite's single writer (credentials, lookups, pages).
+        self.read_engine = make_engine(url, readonly=True) if self.is_sqlite else self.engine
+        self._read_factory = sessionmaker(self.read_engine, expire_on_commit=False)
+        event.listen(self._read_factory, "do_orm_execute", _scope_to_shop)
+        event.listen(self._read_factory, "before_flush", _refuse_writes)
 
     @property
     def is_sqlite(self) -> bool:
@@ -91,8 +101,23 @@ class Database:
             with session.begin():
                 yield session
 
+    @contextmanager
+    def read_session(self, shop_id: str | None = None) -> Iterator[Session]:
+        """A read-only transaction, scoped to `shop_id` (or to every shop when None, like
+        system_session). On SQLite it reads a snapshot without taking the write lock; any
+        attempt to write raises."""
+        with self._read_factory() as session:
+            if shop_id:
+                session.info["shop_id"] = shop_id
+            else:
+                session.info["system"] = True
+            with session.begin():
+                yield session
+
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
 
 
 def _scoped_entities(state: ORMExecuteState) -> bool:
@@ -110,6 +135,11 @@ def _scope_to_shop(state: ORMExecuteState) -> None:
         )
     elif not session.info.get("system") and _scoped_entities(state):
         raise ShopScopeViolation("shop data read without a shop: use Database.session(shop_id)")
+
+
+def _refuse_writes(session: Session, *_: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("a read session cannot write: use Database.session or system_session")
 
 
 def _check_writes(session: Session, *_: Any) -> None:

@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
 from dbos import DBOS, SetEnqueueOptions, SetWorkflowID
+from dbos._error import DBOSException
 
 from storeops.engine.retry import DEFAULT_POLICY, RetryPolicy
 
@@ -41,6 +42,7 @@ class QueueSpec:
     limit: int | None = None  # at most `limit` starts per `period` seconds, across all workers
     period: float | None = None
     partitioned: bool = False  # one workflow per partition key at a time
+    polling_interval_s: float = 0.2  # how often each worker looks for work on this queue
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,26 @@ class _Registry:
 
 
 _registry = _Registry()
+
+
+@dataclass
+class _Limits:
+    enabled: bool = True
+
+
+_limits = _Limits()
+
+
+def set_vendor_limits(enabled: bool) -> None:
+    """Keep (default) or lift the vendor queues' rate limits in this process, both the DBOS
+    queue limiters (set at launch) and the per-call limits inside outbox batches. Lifting
+    them is for `storeops bench orders --limits lifted` only: it measures the engine."""
+    _limits.enabled = enabled
+
+
+def vendor_limits_enabled() -> bool:
+    return _limits.enabled
+
 
 # DBOS statuses of a workflow that has not finished yet.
 _UNFINISHED = frozenset({"PENDING", "ENQUEUED", "DELAYED"})
@@ -93,6 +115,10 @@ def define_queue(spec: QueueSpec) -> QueueSpec:
     return spec
 
 
+def queue_spec(name: str) -> QueueSpec | None:
+    return _registry.queues.get(name)
+
+
 def schedule(name: str, cron: str, context: Any = None) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Register a workflow to run on a cron schedule; the function takes (scheduled_at, context)."""
 
@@ -102,6 +128,20 @@ def schedule(name: str, cron: str, context: Any = None) -> Callable[[Callable[P,
         return wrapped  # type: ignore[no-any-return]
 
     return decorate
+
+
+class EngineUnavailable(RuntimeError):
+    """No workflow engine runs in this process (a CLI tool draining the inbox, say)."""
+
+
+def start_workflow(fn: Callable[..., R], *args: Any, workflow_id: str) -> None:
+    """Start a registered workflow from anywhere in a process whose Engine is launched (a
+    handler, an action); the same id twice is the same run. Raises EngineUnavailable otherwise."""
+    try:
+        with SetWorkflowID(workflow_id):
+            DBOS.start_workflow(fn, *args)
+    except DBOSException as exc:
+        raise EngineUnavailable(str(exc)) from exc
 
 
 @dataclass(frozen=True)
@@ -156,7 +196,7 @@ class Engine:
         self.launched = False
 
     def _limiter(self, spec: QueueSpec) -> dict[str, float] | None:
-        if not (spec.limit and spec.period):
+        if not (spec.limit and spec.period) or not _limits.enabled:
             return None
         period = spec.period
         if self._on_sqlite and sys.version_info < (3, 12):
@@ -180,7 +220,7 @@ class Engine:
                 "worker_concurrency": spec.worker_concurrency,
                 "global_concurrency": spec.global_concurrency,
                 "limiter": self._limiter(spec),
-                "polling_interval_sec": 0.2,
+                "polling_interval_sec": spec.polling_interval_s,
                 "on_conflict": "always_update",
             }
             if spec.partitioned:

@@ -22,6 +22,8 @@ Which secret verifies what (storeops.web.intake reads credential (vendor, "webho
 from __future__ import annotations
 
 import secrets
+import threading
+import time
 from collections.abc import Mapping
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -34,6 +36,7 @@ from storeops.connectors.amazon import LWA_TOKEN_URL, AmazonClient
 from storeops.connectors.amazon.client import SP_API_NA_URL
 from storeops.connectors.base import Connector
 from storeops.connectors.gorgias.client import GorgiasClient
+from storeops.connectors.http import VendorClient
 from storeops.connectors.klaviyo.client import DEFAULT_BASE_URL as KLAVIYO_URL
 from storeops.connectors.klaviyo.client import KlaviyoClient
 from storeops.connectors.shipbob.client import DEFAULT_BASE_URL as SHIPBOB_URL
@@ -116,7 +119,7 @@ def sandbox_credentials(sandboxes: Mapping[str, Mapping[str, Any]]) -> dict[tupl
 
 def load_credentials(db: Database, box: SecretBox, shop_id: str, vendor: str) -> dict[str, str]:
     """Every stored credential of `vendor` for the shop, decrypted."""
-    with db.session(shop_id) as session:
+    with db.read_session(shop_id) as session:
         shop = shops.find_shop(session, shop_id)
         names = [c.split(".", 1)[1] for c in shops.view(session, shop).credentials if c.startswith(f"{vendor}.")]
         values = {name: shops.get_credential(session, box, shop_id=shop_id, vendor=vendor, name=name)
@@ -154,14 +157,41 @@ def _build(vendor: str, domain: str, creds: Mapping[str, str]) -> ClosableConnec
     raise NotFound("vendor", vendor)
 
 
-def connector_for(db: Database, box: SecretBox, shop: str, vendor: str) -> ClosableConnector:
-    """The connector for `vendor`, built from the shop's stored credentials (shop: id or domain).
+_shared: dict[tuple[str, str, str], tuple[float, ClosableConnector]] = {}
+_shared_lock = threading.Lock()
+SHARED_CONNECTOR_TTL_S = 10.0
 
-    The caller closes it (`with closing(connector_for(...)) as client:`)."""
-    with db.system_session() as session:
+
+def connector_for(db: Database, box: SecretBox, shop: str, vendor: str) -> ClosableConnector:
+    """The connector for `vendor`, from the shop's stored credentials (shop: id or domain).
+
+    Callers close it (`with closing(connector_for(...)) as client:`), but the client is shared
+    per shop and vendor in the process and stays open for SHARED_CONNECTOR_TTL_S: building one
+    per call (a TLS context, the credentials read and decrypted) cost more CPU than the call.
+    A credential changed in this process takes effect at once (`forget_connectors`), one
+    changed by another process within that time."""
+    now = time.monotonic()
+    key = (db.url, shop, vendor)
+    with _shared_lock:
+        cached = _shared.get(key)
+        if cached is not None and now - cached[0] < SHARED_CONNECTOR_TTL_S:
+            return cached[1]
+    with db.read_session() as session:
         found = shops.find_shop(session, shop)
         shop_id, domain = found.id, found.domain
-    return _build(vendor, domain, load_credentials(db, box, shop_id, vendor))
+    client = _build(vendor, domain, load_credentials(db, box, shop_id, vendor))
+    if isinstance(client, VendorClient):
+        client.share()
+        with _shared_lock:
+            # A replaced client is left to the garbage collector: another thread may be using it.
+            _shared[key] = (now, client)
+    return client
+
+
+def forget_connectors() -> None:
+    """Drop the shared connectors: the next call builds them from the stored credentials."""
+    with _shared_lock:
+        _shared.clear()
 
 
 # --- connecting ------------------------------------------------------------------------
@@ -190,7 +220,8 @@ def _register(db: Database, box: SecretBox, domain: str, name: str,
                 shop_id = shops.find_shop(session, domain).id
         for (vendor, cred), value in credentials.items():
             shops.set_credential(session, box, shop_id=shop_id, vendor=vendor, name=cred, value=value)
-        return shop_id, False
+    forget_connectors()
+    return shop_id, False
 
 
 def _gorgias_secret(db: Database, box: SecretBox, domain: str) -> str:

@@ -12,10 +12,16 @@ from typing import Any
 from sqlalchemy import update
 
 from storeops.domain.customers import services as customers
+from storeops.domain.orders import services as order_services
+from storeops.domain.returns import services as return_services
 from storeops.domain.shops.services import find_shop
+from storeops.domain.support import services as support_services
 from storeops.engine.inbox import EventContext, Handler, InvalidPayload
 from storeops.engine.models import REDACTED_BODY, InboxEvent
-from storeops.flows import orders
+from storeops.flows import catalog as catalog_flow
+from storeops.flows import inventory as inventory_flow
+from storeops.flows import order_lifecycle, orders, support
+from storeops.flows import returns as returns_flow
 
 
 def _object(ctx: EventContext) -> dict[str, Any]:
@@ -45,6 +51,7 @@ def on_shopify_order(ctx: EventContext) -> None:
     if isinstance(customer, dict) and customer.get("id") is not None:
         customers.upsert_from_shopify(ctx.session, ctx.shop_id, customer)
         ctx.event.subject = _customer_subject(customer["id"])
+    inventory_flow.on_shopify_order(ctx, data)  # reserve stock first (off unless enabled)
     orders.on_shopify_order(ctx, data)
 
 
@@ -54,6 +61,10 @@ def on_shipbob_shipped(ctx: EventContext) -> None:
 
 def on_shipbob_delivered(ctx: EventContext) -> None:
     orders.on_shipbob_delivered(ctx, _object(ctx))
+
+
+def on_shipbob_exception(ctx: EventContext) -> None:
+    orders.on_shipbob_exception(ctx, _object(ctx))
 
 
 def on_customers_data_request(ctx: EventContext) -> None:
@@ -73,7 +84,12 @@ def on_customers_redact(ctx: EventContext) -> None:
     data = _object(ctx)
     customer = data.get("customer") or {}
     external_id = str(customer["id"]) if customer.get("id") is not None else None
-    erased = customers.redact_customer(ctx.session, external_id=external_id, email=customer.get("email"))
+    email = customer.get("email")
+    erased = customers.redact_customer(ctx.session, external_id=external_id, email=email)
+    # Their orders, returns and tickets hold the same personal data.
+    order_services.redact_customer(ctx.session, customer_external_id=external_id, email=email)
+    return_services.redact_customer(ctx.session, customer_external_id=external_id, email=email)
+    support_services.redact_customer(ctx.session, email=email)
     subjects = {_customer_subject(x) for x in erased}
     if external_id:
         subjects.add(_customer_subject(external_id))
@@ -109,11 +125,18 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("shopify", "orders/updated"): on_shopify_order,
     ("shopify", "orders/paid"): on_shopify_order,
     ("shopify", "orders/cancelled"): on_shopify_order,
+    ("shopify", "refunds/create"): order_lifecycle.on_shopify_refund,
     ("shopify", "customers/data_request"): on_customers_data_request,
     ("shopify", "customers/redact"): on_customers_redact,
     ("shopify", "shop/redact"): on_shop_redact,
     ("shipbob", "order.shipped"): on_shipbob_shipped,
     ("shipbob", "order.shipment.delivered"): on_shipbob_delivered,
+    ("shipbob", "order.shipment.exception"): on_shipbob_exception,
+    ("shopify", "returns/request"): returns_flow.on_shopify_return_request,
+    ("shipbob", "return.completed"): returns_flow.on_shipbob_return_completed,
+    ("gorgias", "ticket-created"): support.on_gorgias_ticket_event,
+    ("gorgias", "ticket-message-created"): support.on_gorgias_ticket_event,
+    ("shopify", "products/update"): catalog_flow.on_shopify_product_update,
 }
 
 

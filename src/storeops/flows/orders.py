@@ -10,6 +10,20 @@
     ShipBob order.shipped -> tracking on the Order -> shopify.create_fulfillment, klaviyo.fulfilled_order
     ShipBob order.shipment.delivered -> the Order is delivered
 
+Exceptions (storeops.domain.orders.exceptions; live mode only, shadow records the intent):
+    a hold (address / risk / no route) opens an exception with the checks, the decision id and
+        the suggested actions; a later release resolves it (auto_resolved, or as the person chose)
+    address: klaviyo.address_correction asks the customer (one event per attempt); an
+        orders/updated with a valid address resumes the order (recheck_address -> decide)
+    ShipBob order.shipment.exception (OutOfStock) -> stock_shortage exception + the action
+        shipbob.plan_shortage: ShipBob stock (read there, not in the inbox transaction) + the
+        shop's substitution rules (domain/orders/substitution.py) -> consent (waits, Klaviyo asks)
+        | substitute / in_stock / partial (shipbob.replace_order: cancel + re-create as <id>-r<n>)
+        | backorder (waits at ShipBob; resolved when that shipment ships); Klaviyo notices
+    sla_sweep (scheduled every 5 min) -> sweep_sla: escalation level 1, 2, 3 past the SLA, a
+        decision record each and the Shopify order tagged storeops:escalated-<level>
+    act_on_exception: a person's approve / fix / override (web/orders_api.py, the Exceptions page)
+
 Stock for routing: the handler runs inside the inbox transaction, so it cannot afford a
 ShipBob inventory read per event (ShipBob allows 150 requests/min). The FC list is read
 from ShipBob once per shop and cached in the process (it changes rarely); stock is treated
@@ -23,6 +37,8 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import closing
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
@@ -37,16 +53,19 @@ from storeops.connectors.shipbob.models import Address as ShipbobAddress
 from storeops.connectors.shipbob.models import OrderLine, Recipient
 from storeops.connectors.shopify.client import ShopifyClient
 from storeops.core.clock import utcnow
-from storeops.core.errors import ConfigError
+from storeops.core.errors import ConfigError, InvalidInput, NotFound
 from storeops.core.secrets import SecretBox
 from storeops.db.session import Database
 from storeops.domain.customers.models import Customer
 from storeops.domain.decisions import services as decisions
-from storeops.domain.decisions.models import LIVE, OFF
+from storeops.domain.decisions.models import LIVE, OFF, DecisionRecord
 from storeops.domain.orders import (
+    AddressCheck,
     CustomerHistory,
     FulfillmentCenter,
     OrderFacts,
+    RoutingDecision,
+    exceptions,
     route_order,
     score_order,
     validate_address,
@@ -54,11 +73,33 @@ from storeops.domain.orders import (
 )
 from storeops.domain.orders import models as states
 from storeops.domain.orders import services as orders
+from storeops.domain.orders.exceptions import (
+    ADDRESS,
+    APPROVED,
+    AUTO_RESOLVED,
+    FIXED,
+    NO_STOCK,
+    OVERRIDDEN,
+    RISK,
+    SHIPBOB_EXCEPTION,
+    STOCK_SHORTAGE,
+    OrderException,
+)
 from storeops.domain.orders.models import Order
+from storeops.domain.orders.substitution import (
+    BACKORDER,
+    CONSENT,
+    PARTIAL,
+    PlannedLine,
+    ShortagePlan,
+    plan_shortage,
+)
 from storeops.domain.shops import services as shops
 from storeops.engine.inbox import EventContext
 from storeops.engine.outbox import action, emit
-from storeops.engine.workflows import QueueSpec, define_queue
+from storeops.engine.workflows import QueueSpec, define_queue, schedule, step
+from storeops.flows import context as flow_context
+from storeops.flows.context import deps
 from storeops.flows.demo import BASE_URL, connector_for
 
 AUTOMATION = "order_routing"
@@ -74,27 +115,17 @@ KLAVIYO_QUEUE = define_queue(QueueSpec(name="klaviyo", limit=50, period=1.0))
 SHIP_OPTIONS = {"standard": "Standard", "express": "Expedited", "overnight": "Overnight"}
 
 
-class _Context:
-    db: Database | None = None
-    box: SecretBox | None = None
-
-
-_context = _Context()
 _fc_cache: dict[str, tuple[float, list[FulfillmentCenter]]] = {}
 _fc_lock = threading.Lock()
 FC_CACHE_S = 300.0
 
 
 def configure(db: Database, box: SecretBox) -> None:
-    """Give the flow its database and secret box (Worker.start does this)."""
-    _context.db, _context.box = db, box
-    _fc_cache.clear()
+    """Give the flows their database and secret box (Worker.start does this)."""
+    flow_context.configure(db, box)
 
 
-def _deps() -> tuple[Database, SecretBox]:
-    if _context.db is None or _context.box is None:
-        raise RuntimeError("storeops.flows.orders has not been configured in this process")
-    return _context.db, _context.box
+flow_context.on_configure(lambda *_: _fc_cache.clear())
 
 
 def fulfillment_centers(session: Session, shop_id: str) -> list[FulfillmentCenter]:
@@ -105,7 +136,7 @@ def fulfillment_centers(session: Session, shop_id: str) -> list[FulfillmentCente
         cached = _fc_cache.get(shop_id)
         if cached is not None and time.monotonic() - cached[0] < FC_CACHE_S:
             return cached[1]
-    _, box = _deps()
+    _, box = deps()
     creds = {name: shops.get_credential(session, box, shop_id=shop_id, vendor="shipbob", name=name)
              for name in ("token", BASE_URL)}
     token, base = creds["token"], creds[BASE_URL]
@@ -126,21 +157,43 @@ def fulfillment_centers(session: Session, shop_id: str) -> list[FulfillmentCente
 # --- inbound -------------------------------------------------------------------------------
 
 
+@dataclass
+class Run:
+    """Where a decision runs: the transaction, the shop, what caused it and who acted.
+    Inbox handlers run as "system"; exception actions from the API / dashboard as the user."""
+
+    session: Session
+    shop_id: str
+    cause: str
+    actor: str = "system"
+
+
+def _run(ctx: EventContext) -> Run:
+    return Run(ctx.session, ctx.shop_id, f"inbox:{ctx.event.vendor}:{ctx.event.event_id}")
+
+
 def on_shopify_order(ctx: EventContext, data: dict[str, Any]) -> None:
     applied = orders.apply_shopify_order(ctx.session, ctx.shop_id, data)
     if applied is None or not applied.changed:
         return  # a duplicate, or older than what we hold: change nothing
     order = applied.order
+    from storeops.flows import order_lifecycle  # imported here: it imports this module
+
     if order.status == states.CANCELLED:
-        return  # TODO(#4): cancel the ShipBob order when one exists
+        order_lifecycle.on_order_cancelled(ctx, order)  # cancels the ShipBob order when one exists
+        return
     if order.decided_at is None and (order.financial_status or "") in RELEASE_STATES:
-        decide(ctx, order)
+        decide(_run(ctx), order)
+    elif order.status == states.HELD and exceptions.find_open(ctx.session, order.external_id, ADDRESS):
+        recheck_address(_run(ctx), order)  # the customer may have corrected the address
+    elif order.decided_at is None and (order.financial_status or "") in order_lifecycle.PAYMENT_DUE:
+        order_lifecycle.on_payment_due(ctx, order)  # reminders, then cancel per policy
 
 
-def _history(ctx: EventContext, order: Order) -> CustomerHistory:
+def _history(session: Session, order: Order) -> CustomerHistory:
     if order.customer_external_id is None:
         return CustomerHistory()
-    row = ctx.session.scalar(select(Customer).where(Customer.external_id == order.customer_external_id))
+    row = session.scalar(select(Customer).where(Customer.external_id == order.customer_external_id))
     if row is None:
         return CustomerHistory(customer_id=order.customer_external_id)
     return CustomerHistory(
@@ -149,58 +202,170 @@ def _history(ctx: EventContext, order: Order) -> CustomerHistory:
         tags=tuple(t.strip() for t in row.tags.split(",") if t.strip()))
 
 
-def decide(ctx: EventContext, order: Order) -> None:
-    """Checks, routing, the decision record and (live) the outbound actions, in one transaction."""
-    mode = decisions.mode_for(ctx.session, ctx.shop_id, AUTOMATION)
-    if mode == OFF:
-        return
+def _address_outputs(address: AddressCheck) -> dict[str, Any]:
+    return {"ok": address.ok, "issues": [{"code": str(i.code), "message": str(i.message),
+                                          "severity": str(i.severity)} for i in address.issues]}
+
+
+# What each hold asks of a person, shown with the exception.
+SUGGESTED = {
+    ADDRESS: ["wait for the customer's corrected address", "fix: enter the corrected address",
+              "approve: ship to the address as it is"],
+    RISK: ["approve: release the order as decided", "override: hold it (or force a fulfillment center)"],
+    NO_STOCK: ["override: force a fulfillment center", "approve: route again"],
+}
+
+
+def decide(run: Run | EventContext, order: Order, *, allow: frozenset[str] = frozenset(),
+           force_fc: str | None = None, resolve_as: str = AUTO_RESOLVED,
+           note: str | None = None) -> DecisionRecord | None:
+    """Checks, routing, the decision record and (live) the outbound actions, in one transaction.
+
+    A hold opens an exception (live); a release resolves the order's open hold exceptions as
+    `resolve_as` by the run's actor. `allow` waives holds a person approved ("address",
+    "risk"); `force_fc` routes every line to that fulfillment center (an override)."""
+    run = run if isinstance(run, Run) else _run(run)
+    session = run.session
+    mode = decisions.mode_for(session, run.shop_id, AUTOMATION)
+    if mode == OFF and run.actor == "system":
+        return None
+    mode = LIVE if mode == OFF else mode  # a person acting while the automation is off
     facts = orders.facts_of(order)
-    history = _history(ctx, order)
+    history = _history(session, order)
     address = validate_address(facts.shipping_address)
     risk = score_order(facts, history)
     rules = list(risk.evaluated) + ["address_check@1"]
     fired = {flag.rule for flag in risk.flags}
     outputs: dict[str, Any] = {
-        "address": {"ok": address.ok, "issues": [{"code": str(i.code), "message": str(i.message),
-                                                  "severity": str(i.severity)} for i in address.issues]},
+        "address": _address_outputs(address),
         "priority": risk.priority, "score": risk.score, "risk_score": risk.risk_score, "hold": risk.hold,
         "flags": [{"rule": f"{f.rule}@{f.version}", "kind": f.kind, "reason": f.reason} for f in risk.flags],
         "vip": "vip_customer" in fired, "expedited": "expedited_shipping" in fired,
     }
+    if allow:
+        outputs["waived"] = sorted(allow)
     order.priority = risk.priority
     order.checks = {"address": outputs["address"], "flags": outputs["flags"]}
     order.decided_at = utcnow()
     intended: list[dict[str, Any]] = []
-    if not address.ok or risk.hold:
-        order.status = states.HELD
-        outputs["held"] = "address" if not address.ok else "risk"
-        # TODO(#4): ask the customer to confirm the address (Klaviyo / Gorgias).
+    held: str | None = None
+    if not address.ok and ADDRESS not in allow:
+        held = ADDRESS
+    elif risk.hold and RISK not in allow:
+        held = RISK
     else:
-        fcs = fulfillment_centers(ctx.session, ctx.shop_id)
-        plenty = {(fc.id, line.sku): line.quantity for fc in fcs for line in facts.lines}
-        routing = route_order(facts, fcs, plenty)
+        fcs = fulfillment_centers(session, run.shop_id)
+        if force_fc is not None:
+            if force_fc not in {fc.id for fc in fcs}:
+                raise InvalidInput(f"no fulfillment center {force_fc!r} (known: "
+                                   f"{', '.join(fc.id for fc in fcs)})", field="fc")
+            routing = RoutingDecision(ok=True, assignments={force_fc: list(facts.lines)}, cost=Decimal("0"),
+                                      split=False, reason=f"fulfillment center {force_fc} forced by {run.actor}",
+                                      rules_fired=["override_route@1"], solver="override")
+        else:
+            plenty = {(fc.id, line.sku): line.quantity for fc in fcs for line in facts.lines}
+            routing = route_order(facts, fcs, plenty)
         rules += routing.rules_fired
         outputs["routing"] = {"ok": routing.ok, "reason": routing.reason, "cost": str(routing.cost),
                               "split": routing.split, "solver": routing.solver, "rate_card": routing.rate_card,
                               "assignments": {fc: [line.sku for line in lines]
-                                              for fc, lines in routing.assignments.items()}}
+                                              for fc, lines in routing.assignments.items()},
+                              # The carrier service per FC that keeps the delivery promise.
+                              "services": {s.fc_id: s.service for s in routing.shipments}}
         if not routing.ok:
-            order.status = states.HELD
-            outputs["held"] = "routing"
+            held = NO_STOCK
         else:
             order.assigned_fc = ",".join(routing.assignments)
             order.status = states.ROUTED if mode == LIVE else states.SHADOWED
-            intended = _routing_actions(order, facts, routing.assignments, outputs)
+            intended = _routing_actions(order, facts, routing.assignments, outputs,
+                                        {s.fc_id: s.service for s in routing.shipments})
+    attempt = 0
+    if held is not None:
+        order.status = states.HELD
+        outputs["held"] = {NO_STOCK: "routing"}.get(held, held)
+        if held == ADDRESS and order.email:
+            attempt = _address_attempts(session, order) + 1
+            intended = [_address_request(order, outputs["address"], attempt)]
     record = decisions.record(
-        ctx.session, ctx.shop_id, subject=f"order:{order.external_id}", automation=AUTOMATION, mode=mode,
+        session, run.shop_id, subject=f"order:{order.external_id}", automation=AUTOMATION, mode=mode,
         inputs={"order": facts_summary(facts), "customer": {"id": history.customer_id,
                                                             "orders_count": history.orders_count,
                                                             "lifetime_value": str(history.lifetime_value),
-                                                            "tags": list(history.tags)}},
-        rules=rules, outputs=outputs, intended_actions=intended, actions_taken=[],
-        cause=f"inbox:{ctx.event.vendor}:{ctx.event.event_id}")
-    if mode == LIVE and intended:
-        record.actions_taken = _emit_all(ctx, record.id, intended)
+                                                            "tags": list(history.tags)},
+                "by": run.actor, **({"note": note} if note else {})},
+        rules=rules, outputs=outputs, intended_actions=intended, actions_taken=[], cause=run.cause)
+    if mode == LIVE:
+        # Exceptions are storeops' own state: opened and resolved in live mode only (in shadow
+        # the merchant still works the orders elsewhere).
+        for kind in (ADDRESS, RISK, NO_STOCK):
+            if kind != held:
+                exceptions.resolve_open(session, order.external_id, kind, resolve_as, run.actor,
+                                        note or f"released by decision {record.id}")
+        if held is not None:
+            row = exceptions.open_exception(
+                session, run.shop_id, order, held, _hold_reason(held, outputs),
+                {"checks": {"address": outputs["address"], "flags": outputs["flags"],
+                            "routing": outputs.get("routing")},
+                 "decision_id": record.id, "suggested_actions": SUGGESTED[held],
+                 **({"address_attempts": attempt, "address": order.shipping_address} if held == ADDRESS else {})},
+                status=exceptions.WAITING if held == ADDRESS and attempt else exceptions.OPEN)
+            record.outputs = {**outputs, "exception_id": row.id}
+        if intended:
+            record.actions_taken = _emit_all(run, record.id, intended)
+    return record
+
+
+def _hold_reason(kind: str, outputs: dict[str, Any]) -> str:
+    if kind == ADDRESS:
+        issues = "; ".join(i["message"] for i in outputs["address"]["issues"] if i["severity"] == "error")
+        return f"invalid shipping address: {issues or 'see the checks'}"
+    if kind == RISK:
+        return "risk hold: " + ("; ".join(f["reason"] for f in outputs["flags"] if f["kind"] == "hold")
+                                or f"risk score {outputs['risk_score']}")
+    return f"no routing: {outputs.get('routing', {}).get('reason') or 'no fulfillment center can ship it'}"
+
+
+def _address_attempts(session: Session, order: Order) -> int:
+    row = exceptions.find_open(session, order.external_id, ADDRESS)
+    return int((row.context or {}).get("address_attempts") or 0) if row is not None else 0
+
+
+def _address_request(order: Order, address: dict[str, Any], attempt: int) -> dict[str, Any]:
+    return {"target": "klaviyo.address_correction", "cause": f"address_correction:{order.external_id}:{attempt}",
+            "payload": {"order_id": order.external_id, "email": order.email, "name": order.name,
+                        "attempt": attempt, "address": order.shipping_address,
+                        "issues": [i["message"] for i in address["issues"] if i["severity"] == "error"]}}
+
+
+def recheck_address(run: Run, order: Order) -> None:
+    """A held order's snapshot changed: a valid address resumes it (routing, ShipBob, ...) and
+    the address exception resolves itself; a still invalid, different address asks again."""
+    row = exceptions.find_open(run.session, order.external_id, ADDRESS)
+    if row is None:
+        return
+    check = validate_address(orders.facts_of(order).shipping_address)
+    if check.ok:
+        decide(run, order, note="the customer corrected the address")
+        return
+    if (row.context or {}).get("address") == order.shipping_address:
+        return  # another change to the order; the address is still the one we asked about
+    mode = decisions.mode_for(run.session, run.shop_id, AUTOMATION)
+    if mode == OFF:
+        return
+    attempt = int((row.context or {}).get("address_attempts") or 0) + 1
+    outputs: dict[str, Any] = {"address": _address_outputs(check), "held": ADDRESS, "exception_id": row.id}
+    intended = [_address_request(order, outputs["address"], attempt)] if order.email else []
+    order.checks = {**(order.checks or {}), "address": outputs["address"]}
+    record = decisions.record(
+        run.session, run.shop_id, subject=f"order:{order.external_id}", automation=AUTOMATION, mode=mode,
+        inputs={"address": order.shipping_address, "attempt": attempt}, rules=["address_check@1"],
+        outputs=outputs, intended_actions=intended, actions_taken=[], cause=run.cause)
+    if mode == LIVE:
+        exceptions.open_exception(run.session, run.shop_id, order, ADDRESS, _hold_reason(ADDRESS, outputs),
+                                  {"address_attempts": attempt, "address": order.shipping_address,
+                                   "decision_id": record.id, "checks": {"address": outputs["address"]}},
+                                  status=exceptions.WAITING)
+        record.actions_taken = _emit_all(run, record.id, intended)
 
 
 def facts_summary(facts: OrderFacts) -> dict[str, Any]:
@@ -213,22 +378,27 @@ def facts_summary(facts: OrderFacts) -> dict[str, Any]:
                         "country_code": a.country_code}}
 
 
-def _routing_actions(order: Order, facts: OrderFacts, assignments: dict[str, Any],
-                     outputs: dict[str, Any]) -> list[dict[str, Any]]:
+def _recipient(order: Order) -> dict[str, Any]:
     address = order.shipping_address or {}
     name = address.get("name") or f"{address.get('first_name', '')} {address.get('last_name', '')}".strip()
+    return {"name": name or "Customer", "email": order.email, "phone": address.get("phone") or None,
+            "address1": address.get("address1", ""), "address2": address.get("address2") or None,
+            "city": address.get("city", ""), "state": address.get("province_code") or None,
+            "zip": address.get("zip") or None, "country": address.get("country_code") or "US",
+            "company": address.get("company") or None}
+
+
+def _routing_actions(order: Order, facts: OrderFacts, assignments: dict[str, Any],
+                     outputs: dict[str, Any], services: dict[str, str]) -> list[dict[str, Any]]:
     names = {line["sku"]: line["name"] for line in order.lines}
     actions: list[dict[str, Any]] = []
     for n, (fc_id, lines) in enumerate(assignments.items()):
         reference = order.external_id if len(assignments) == 1 else f"{order.external_id}-{n + 1}"
         actions.append({"target": "shipbob.create_order", "cause": f"order_routing:{reference}", "payload": {
             "order_id": order.external_id, "reference_id": reference, "order_number": order.name,
-            "location_id": int(fc_id), "shipping_method": SHIP_OPTIONS.get(facts.service_level, "Standard"),
-            "recipient": {"name": name or "Customer", "email": order.email, "phone": address.get("phone") or None,
-                          "address1": address.get("address1", ""), "address2": address.get("address2") or None,
-                          "city": address.get("city", ""), "state": address.get("province_code") or None,
-                          "zip": address.get("zip") or None, "country": address.get("country_code") or "US",
-                          "company": address.get("company") or None},
+            "location_id": int(fc_id),
+            "shipping_method": SHIP_OPTIONS.get(services.get(fc_id, facts.service_level), "Standard"),
+            "recipient": _recipient(order),
             "lines": [{"sku": line.sku, "quantity": line.quantity, "name": names.get(line.sku) or line.sku,
                        "price": str(line.unit_price)} for line in lines]}})
     tags = ["storeops:routed", f"storeops:priority-{outputs['priority']}"]
@@ -244,10 +414,10 @@ def _routing_actions(order: Order, facts: OrderFacts, assignments: dict[str, Any
     return actions
 
 
-def _emit_all(ctx: EventContext, decision_id: int, intended: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _emit_all(run: Run | EventContext, decision_id: int, intended: list[dict[str, Any]]) -> list[dict[str, Any]]:
     taken = []
     for item in intended:
-        key = emit(ctx.session, shop_id=ctx.shop_id, target=item["target"],
+        key = emit(run.session, shop_id=run.shop_id, target=item["target"],
                    payload={**item["payload"], "decision_id": decision_id}, cause=item["cause"])
         taken.append({"target": item["target"], "key": key, "status": "emitted", "result": None})
     return taken
@@ -276,6 +446,10 @@ def on_shipbob_shipped(ctx: EventContext, data: dict[str, Any]) -> None:
     order.shipbob_status = str(data.get("status") or "") or None
     if order.status != states.DELIVERED:
         order.status = states.SHIPPED
+    waiting = exceptions.find_open(ctx.session, order.external_id, STOCK_SHORTAGE)
+    if waiting is not None and (waiting.context or {}).get("waiting_reference") == str(data.get("reference_id")):
+        exceptions.resolve_exception(ctx.session, waiting, AUTO_RESOLVED, "system",
+                                     "the back-ordered shipment left the warehouse")
     mode = decisions.mode_for(ctx.session, ctx.shop_id, AUTOMATION)
     shipment = str(data.get("id") or number)
     intended = [
@@ -311,7 +485,7 @@ def on_shipbob_delivered(ctx: EventContext, data: dict[str, Any]) -> None:
 
 def _note(shop_id: str, payload: dict[str, Any], key: str, result: dict[str, Any],
           **order_values: Any) -> None:
-    db, _ = _deps()
+    db, _ = deps()
     with db.session(shop_id) as session:
         if order_values:
             order = orders.find(session, str(payload["order_id"]))
@@ -324,7 +498,7 @@ def _note(shop_id: str, payload: dict[str, Any], key: str, result: dict[str, Any
 
 @action("shipbob.create_order", queue=SHIPBOB_QUEUE.name)
 def shipbob_create_order(shop_id: str, payload: dict[str, Any], key: str) -> dict[str, Any]:
-    db, box = _deps()
+    db, box = deps()
     r = payload["recipient"]
     recipient = Recipient(
         name=r["name"], email=r.get("email"), phone_number=r.get("phone"),
@@ -347,7 +521,7 @@ def shipbob_create_order(shop_id: str, payload: dict[str, Any], key: str) -> dic
 
 @action("shopify.tag_order", queue=SHOPIFY_QUEUE.name)
 def shopify_tag_order(shop_id: str, payload: dict[str, Any], key: str) -> dict[str, Any]:
-    db, box = _deps()
+    db, box = deps()
     with closing(connector_for(db, box, shop_id, "shopify")) as client:
         cast(ShopifyClient, client).add_tags(payload["gid"], payload["tags"])
     result = {"tags": payload["tags"]}
@@ -357,7 +531,7 @@ def shopify_tag_order(shop_id: str, payload: dict[str, Any], key: str) -> dict[s
 
 @action("shopify.create_fulfillment", queue=SHOPIFY_QUEUE.name)
 def shopify_create_fulfillment(shop_id: str, payload: dict[str, Any], key: str) -> dict[str, Any]:
-    db, box = _deps()
+    db, box = deps()
     with closing(connector_for(db, box, shop_id, "shopify")) as client:
         created = cast(ShopifyClient, client).create_fulfillment(
             payload["gid"], tracking_company=payload.get("tracking_company"),
@@ -369,7 +543,7 @@ def shopify_create_fulfillment(shop_id: str, payload: dict[str, Any], key: str) 
 
 def _track(shop_id: str, metric: str, payload: dict[str, Any], key: str, properties: dict[str, Any],
            value: Decimal | None = None) -> dict[str, Any]:
-    db, box = _deps()
+    db, box = deps()
     with closing(connector_for(db, box, shop_id, "klaviyo")) as client:
         cast(KlaviyoClient, client).track_event(
             metric, ProfileInput(email=payload["email"]), properties,
@@ -393,3 +567,403 @@ def klaviyo_fulfilled_order(shop_id: str, payload: dict[str, Any], key: str) -> 
                   {"OrderId": payload["order_id"], "OrderName": payload.get("name"),
                    "TrackingNumber": payload.get("tracking_number"), "Carrier": payload.get("tracking_company"),
                    "TrackingUrl": payload.get("tracking_url")})
+
+
+@action("klaviyo.address_correction", queue=KLAVIYO_QUEUE.name)
+def klaviyo_address_correction(shop_id: str, payload: dict[str, Any], key: str) -> dict[str, Any]:
+    """Ask the customer to correct the address (a Klaviyo flow on this metric sends the email).
+    One event per attempt: the unique id carries the attempt number."""
+    db, box = deps()
+    metric = "Address Needs Correction"
+    with closing(connector_for(db, box, shop_id, "klaviyo")) as client:
+        cast(KlaviyoClient, client).track_event(
+            metric, ProfileInput(email=payload["email"]),
+            {"OrderId": payload["order_id"], "OrderName": payload.get("name"), "Attempt": payload["attempt"],
+             "Issues": payload.get("issues") or [], "Address": payload.get("address") or {}},
+            unique_id=f"address-needs-correction:{payload['attempt']}:{payload['order_id']}")
+    result = {"metric": metric, "attempt": payload["attempt"]}
+    _note(shop_id, payload, key, result)
+    return result
+
+
+# --- stock shortage: ShipBob order.shipment.exception ------------------------------------------
+
+SHORTAGE_METRICS = {CONSENT: "Substitution Consent Requested", "substitute": "Order Item Substituted",
+                    PARTIAL: "Order Partially Backordered", BACKORDER: "Order Backordered"}
+
+
+def _shipment_lines(data: dict[str, Any], order: Order) -> list[tuple[str, int]]:
+    """(sku, quantity) of the shipment ShipBob could not fill; the order's lines as a fallback."""
+    lines: list[tuple[str, int]] = []
+    for product in data.get("products") or []:
+        if not isinstance(product, dict):
+            continue
+        sku = str(product.get("sku") or product.get("reference_id") or "")
+        quantity = sum(int(item.get("quantity") or 0) for item in product.get("inventory_items") or []
+                       if isinstance(item, dict))
+        if sku and quantity > 0:
+            lines.append((sku, quantity))
+    return lines or [(str(line["sku"]), int(line["quantity"])) for line in order.lines]
+
+
+def on_shipbob_exception(ctx: EventContext, data: dict[str, Any]) -> None:
+    """ShipBob parked a shipment in Exception. Out of stock: open a stock_shortage exception and
+    plan what to do in an action (it reads ShipBob's stock: never inside the inbox transaction).
+    Anything else (an unknown SKU, ...) goes to a person as a shipbob_exception."""
+    reference = str(data.get("reference_id") or "")
+    external_id = _shopify_order_id(reference or None)
+    order = orders.find(ctx.session, external_id) if external_id else None
+    if order is None:
+        return
+    ctx.event.subject = f"order:{order.external_id}"
+    details = [d for d in data.get("status_details") or [] if isinstance(d, dict)]
+    detail = details[0] if details else {}
+    shipment_id = str(data.get("id") or "")
+    kind = STOCK_SHORTAGE if detail.get("name") == "OutOfStock" else SHIPBOB_EXCEPTION
+    open_row = exceptions.find_open(ctx.session, order.external_id, kind)
+    if open_row is not None and (open_row.context or {}).get("shipment_id") == shipment_id:
+        return  # ShipBob told us again about the shipment we already handle
+    order.shipbob_status = "Exception"
+    lines = _shipment_lines(data, order)
+    context = {"shipment_id": shipment_id, "reference_id": reference, "shipbob_order_id": data.get("order_id"),
+               "detail": {"name": detail.get("name"), "description": detail.get("description"),
+                          "inventory_id": detail.get("inventory_id"),
+                          "fulfillment_center_id": detail.get("exception_fulfillment_center_id")},
+               "lines": [{"sku": sku, "quantity": quantity} for sku, quantity in lines]}
+    mode = decisions.mode_for(ctx.session, ctx.shop_id, AUTOMATION)
+    if mode == OFF:
+        return
+    intended: list[dict[str, Any]] = []
+    if kind == STOCK_SHORTAGE:
+        intended = [{"target": "shipbob.plan_shortage", "cause": f"stock_shortage:{reference}:{shipment_id}",
+                     "payload": {"order_id": order.external_id, **context}}]
+        context["suggested_actions"] = ["wait: storeops checks stock and the substitution rules",
+                                        "override: force a fulfillment center that has the stock"]
+    else:
+        context["suggested_actions"] = ["fix the product in ShipBob, then approve",
+                                        "override: force a fulfillment center"]
+    record = decisions.record(
+        ctx.session, ctx.shop_id, subject=f"order:{order.external_id}", automation=AUTOMATION, mode=mode,
+        inputs={"shipment": context}, rules=[f"{kind}@1"],
+        outputs={"held": kind, "detail": context["detail"]}, intended_actions=intended, actions_taken=[],
+        cause=f"inbox:{ctx.event.vendor}:{ctx.event.event_id}")
+    if mode != LIVE:
+        return
+    order.status = states.HELD
+    reason = f"ShipBob: {detail.get('description') or detail.get('name') or 'shipment exception'}"
+    row = exceptions.open_exception(ctx.session, ctx.shop_id, order, kind, reason,
+                                    {**context, "decision_id": record.id})
+    record.outputs = {**record.outputs, "exception_id": row.id}
+    record.actions_taken = _emit_all(ctx, record.id, [
+        {**item, "payload": {**item["payload"], "exception_id": row.id}} for item in intended])
+
+
+def _fulfillable(levels: list[Any]) -> dict[str, int]:
+    stock: dict[str, int] = {}
+    for level in levels:
+        if level.sku:
+            stock[level.sku] = stock.get(level.sku, 0) + max(0, int(level.fulfillable))
+    return stock
+
+
+@action("shipbob.plan_shortage", queue=SHIPBOB_QUEUE.name)
+def shipbob_plan_shortage(shop_id: str, payload: dict[str, Any], key: str) -> dict[str, Any]:
+    """Read ShipBob's stock, apply the merchant's substitution rules, record the decision and
+    emit what follows (replace the ShipBob order, tell the customer), in one transaction."""
+    db, box = deps()
+    with closing(connector_for(db, box, shop_id, "shipbob")) as client:
+        stock = _fulfillable(cast(ShipbobClient, client).list_inventory())
+    lines = [(str(line["sku"]), int(line["quantity"])) for line in payload["lines"]]
+    with db.session(shop_id) as session:
+        rules = orders.substitution_rules(session)
+        plan = plan_shortage(lines, stock, rules)
+        order = orders.find(session, str(payload["order_id"]))
+        row = session.get(OrderException, int(payload["exception_id"])) if payload.get("exception_id") else None
+        if order is not None and row is not None and row.unresolved:
+            run = Run(session, shop_id, f"stock_plan:{payload['reference_id']}:{payload['shipment_id']}")
+            apply_shortage_plan(run, order, row, plan, stock={sku: stock.get(sku, 0) for sku, _ in lines})
+        if payload.get("decision_id") is not None:
+            decisions.note_action_result(session, int(payload["decision_id"]), key, "done",
+                                         {"outcome": plan.outcome})
+    return {"outcome": plan.outcome}
+
+
+def apply_shortage_plan(run: Run, order: Order, row: OrderException, plan: ShortagePlan, *,
+                        stock: dict[str, int] | None = None, consent_given: bool = False,
+                        resolve_as: str = AUTO_RESOLVED, location_id: int | None = None) -> DecisionRecord:
+    """Carry out a stock-shortage plan: the decision record, the exception's new state, and (live)
+    the ShipBob order replaced by one with what can ship now plus a Klaviyo event."""
+    mode = decisions.mode_for(run.session, run.shop_id, AUTOMATION)
+    mode = LIVE if mode == OFF else mode
+    outcome = plan.outcome if not (plan.outcome == CONSENT and consent_given) else (
+        PARTIAL if plan.short else "substitute")
+    context = dict(row.context or {})
+    intended: list[dict[str, Any]] = []
+    ships = plan.shippable
+    if outcome in ("substitute", PARTIAL, "in_stock") and ships:
+        n = int(context.get("replacements") or 0) + 1
+        reference = f"{order.external_id}-r{n}"
+        names = {line["sku"]: line["name"] for line in order.lines}
+        prices = {line["sku"]: line["price"] for line in order.lines}
+        context.update(replacements=n, replaced_by=reference)
+        intended.append({"target": "shipbob.replace_order", "cause": f"{run.cause}:replace:{reference}", "payload": {
+            "order_id": order.external_id, "cancel_shipbob_order_id": context.get("shipbob_order_id"),
+            "reference_id": reference, "order_number": order.name,
+            "shipping_method": SHIP_OPTIONS.get(orders.facts_of(order).service_level, "Standard"),
+            "location_id": location_id, "recipient": _recipient(order),
+            "lines": [{"sku": line.ship_sku, "quantity": line.quantity,
+                       "name": names.get(line.sku) or line.sku if line.ship_sku == line.sku
+                       else f"{line.ship_sku} (for {line.sku})",
+                       "price": str(prices.get(line.sku) or "0")} for line in ships]}})
+    metric = SHORTAGE_METRICS.get(outcome)
+    if metric and order.email and (outcome != "substitute" or any(p.action == "substitute" for p in ships)):
+        intended.append({"target": "klaviyo.shortage_notice", "cause": f"{run.cause}:notice:{outcome}", "payload": {
+            "order_id": order.external_id, "email": order.email, "name": order.name, "metric": metric,
+            "lines": [line.as_dict() for line in plan.lines]}})
+    record = decisions.record(
+        run.session, run.shop_id, subject=f"order:{order.external_id}", automation=AUTOMATION, mode=mode,
+        inputs={"lines": context.get("lines"), "stock": stock or {}, "exception_id": row.id, "by": run.actor,
+                "consent_given": consent_given},
+        rules=[plan.rule], outputs={"outcome": outcome, "plan": plan.as_dict()}, intended_actions=intended,
+        actions_taken=[], cause=run.cause)
+    if mode != LIVE:
+        return record
+    context.update(plan=plan.as_dict(), outcome=outcome, decision_id=record.id)
+    if outcome == CONSENT:
+        row.status, row.reason = exceptions.WAITING, "waiting for the customer's consent to a substitution"
+        context["suggested_actions"] = ["approve: the customer agreed, ship the substitutes",
+                                        "override: back-order instead", "override: force a fulfillment center"]
+    elif outcome == BACKORDER:
+        row.status, row.reason = exceptions.WAITING, "back-ordered: waiting for stock at ShipBob"
+        context["waiting_reference"] = context.get("reference_id")
+        order.status = states.BACKORDERED
+    elif outcome == PARTIAL:
+        row.status = exceptions.WAITING
+        row.reason = "partly shipped; back-ordered: " + ", ".join(f"{p.quantity} x {p.sku}" for p in plan.short)
+        order.status = states.ROUTED
+    else:
+        order.status = states.ROUTED
+    row.context = context
+    if outcome in ("substitute", "in_stock"):
+        exceptions.resolve_exception(run.session, row, resolve_as, run.actor, f"{outcome} (decision {record.id})")
+    record.actions_taken = _emit_all(run, record.id, intended)
+    return record
+
+
+@action("shipbob.replace_order", queue=SHIPBOB_QUEUE.name)
+def shipbob_replace_order(shop_id: str, payload: dict[str, Any], key: str) -> dict[str, Any]:
+    """Cancel the ShipBob order stuck in Exception (idempotent at ShipBob) and create its
+    replacement under a new reference (create_order returns an existing one on a retry)."""
+    db, box = deps()
+    cancelled = None
+    with closing(connector_for(db, box, shop_id, "shipbob")) as client:
+        shipbob = cast(ShipbobClient, client)
+        if payload.get("cancel_shipbob_order_id") is not None:
+            cancelled = shipbob.cancel_order(int(payload["cancel_shipbob_order_id"])).get("status")
+        r = payload["recipient"]
+        recipient = Recipient(
+            name=r["name"], email=r.get("email"), phone_number=r.get("phone"),
+            address=ShipbobAddress(address1=r["address1"], city=r["city"], country=r["country"],
+                                   address2=r.get("address2"), state=r.get("state"), zip_code=r.get("zip"),
+                                   company_name=r.get("company")))
+        lines = [OrderLine(sku=line["sku"], quantity=int(line["quantity"]), name=line["name"],
+                           unit_price=Decimal(line["price"])) for line in payload["lines"]]
+        created = shipbob.create_order(payload["reference_id"], recipient=recipient, lines=lines,
+                                       shipping_method=payload["shipping_method"],
+                                       order_number=payload.get("order_number"),
+                                       location_id=payload.get("location_id"))
+    result = {"shipbob_order_id": str(created["id"]), "status": created.get("status"), "cancelled": cancelled,
+              "reference_id": payload["reference_id"], "created_at": utcnow().isoformat()}
+    _note(shop_id, payload, key, result, shipbob_order_id=result["shipbob_order_id"],
+          shipbob_status=result["status"])
+    return result
+
+
+@action("klaviyo.shortage_notice", queue=KLAVIYO_QUEUE.name)
+def klaviyo_shortage_notice(shop_id: str, payload: dict[str, Any], key: str) -> dict[str, Any]:
+    db, box = deps()
+    metric = str(payload["metric"])
+    with closing(connector_for(db, box, shop_id, "klaviyo")) as client:
+        cast(KlaviyoClient, client).track_event(
+            metric, ProfileInput(email=payload["email"]),
+            {"OrderId": payload["order_id"], "OrderName": payload.get("name"), "Lines": payload["lines"]},
+            unique_id=f"{metric.lower().replace(' ', '-')}:{payload['order_id']}")
+    result = {"metric": metric}
+    _note(shop_id, payload, key, result)
+    return result
+
+
+# --- SLA escalation: a scheduled sweep ---------------------------------------------------------
+
+
+def sweep_sla(db: Database, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Escalate every unresolved exception past its SLA (level 1, 2, ... one per further SLA
+    period): a decision record per escalation and (live) the Shopify order tagged
+    storeops:escalated-<level>, so the merchant's Shopify admin shows what is waiting too."""
+    now = now or utcnow()
+    with db.system_session() as session:
+        shop_ids = [str(shop.id) for shop in shops.list_shops(session)]
+    escalated: list[dict[str, Any]] = []
+    for shop_id in shop_ids:
+        with db.session(shop_id) as session:
+            mode = decisions.mode_for(session, shop_id, AUTOMATION)
+            for row, level in exceptions.due_for_escalation(session, now):
+                order = orders.find(session, row.order_external_id)
+                intended = []
+                if order is not None and order.gid:
+                    intended = [{"target": "shopify.tag_order", "cause": f"exception_sla:{row.id}:{level}",
+                                 "payload": {"order_id": order.external_id, "gid": order.gid,
+                                             "tags": ["storeops:exception", f"storeops:escalated-{level}",
+                                                      f"storeops:exception-{row.kind}"]}}]
+                age_h = round(row.age(now).total_seconds() / 3600, 2)
+                record = decisions.record(
+                    session, shop_id, subject=f"order:{row.order_external_id}", automation=AUTOMATION, mode=mode,
+                    inputs={"exception_id": row.id, "kind": row.kind, "opened_at": row.opened_at.isoformat(),
+                            "sla_due_at": row.sla_due_at.isoformat(), "age_hours": age_h},
+                    rules=["exception_sla@1"], outputs={"escalation_level": level, "previous": row.escalation_level},
+                    intended_actions=intended, actions_taken=[], cause=f"exception_sla:{row.id}:{level}")
+                if mode == OFF:
+                    continue
+                exceptions.escalate(row, level, now)
+                row.context = {**(row.context or {}), "escalations": [
+                    *(row.context or {}).get("escalations", []),
+                    {"level": level, "at": now.isoformat(), "decision_id": record.id}]}
+                if mode == LIVE:
+                    record.actions_taken = _emit_all(Run(session, shop_id, record.cause or ""), record.id, intended)
+                escalated.append({"shop_id": shop_id, "exception_id": row.id, "level": level,
+                                  "decision_id": record.id})
+    return escalated
+
+
+@step(name="order_exceptions.sweep_sla")
+def _sweep_step() -> int:
+    db, _ = deps()
+    return len(sweep_sla(db))
+
+
+@schedule("order_exceptions_sla", "0 */5 * * * *")
+def sla_sweep(scheduled_at: datetime, context: Any) -> None:
+    """Every five minutes: escalate the exceptions past their SLA."""
+    if flow_context.configured():
+        _sweep_step()
+
+
+# --- a person's actions on an exception (the API and the dashboard call these) -----------------
+
+VERBS = ("approve", "fix", "override")
+OVERRIDES = ("route", "hold", "backorder")
+
+
+def act_on_exception(db: Database, shop_id: str, exception_id: int, verb: str, *, by: str,
+                     note: str | None = None, address: dict[str, Any] | None = None,
+                     override: str | None = None, fc: str | None = None) -> OrderException:
+    """approve / fix / override one exception, in one transaction with the decision record and
+    the outbox actions; InvalidInput / NotFound change nothing (the transaction rolls back)."""
+    if verb not in VERBS:
+        raise InvalidInput(f"action must be one of {', '.join(VERBS)}", field="action")
+    by = (by or "").strip()
+    if not by:
+        raise InvalidInput("say who acts (by)", field="by")
+    with db.session(shop_id) as session:
+        row = exceptions.get_exception(session, exception_id)
+        if not row.unresolved:
+            raise InvalidInput(f"exception {row.id} is already resolved ({row.resolution})", field="id")
+        order = orders.find(session, row.order_external_id)
+        if order is None:
+            raise NotFound("order", row.order_external_id)
+        run = Run(session, shop_id, f"exception:{row.id}:{verb}:{int(time.time() * 1000)}", actor=by)
+        if verb == "approve":
+            _approve(run, order, row, note)
+        elif verb == "fix":
+            _fix(run, order, row, address, note)
+        else:
+            _override(run, order, row, override, fc, note)
+        session.flush()
+        session.expunge(row)
+        return row
+
+
+def _approve(run: Run, order: Order, row: OrderException, note: str | None) -> None:
+    if row.kind in (ADDRESS, RISK, NO_STOCK):
+        record = decide(run, order, allow=frozenset({row.kind}), resolve_as=APPROVED, note=note)
+        if record is not None and exceptions.find_open(run.session, order.external_id, row.kind) is not None:
+            raise InvalidInput("approved, but the order is still held", field="id")
+        return
+    if row.kind == STOCK_SHORTAGE and (row.context or {}).get("outcome") == CONSENT:
+        plan = _stored_plan(row)
+        # A partial plan leaves the exception waiting for the back-ordered rest.
+        apply_shortage_plan(run, order, row, plan, consent_given=True, resolve_as=APPROVED)
+        return
+    _record_person(run, order, row, "approve", note)
+    exceptions.resolve_exception(run.session, row, APPROVED, run.actor, note)
+
+
+def _stored_plan(row: OrderException) -> ShortagePlan:
+    raw = (row.context or {}).get("plan") or {}
+    lines = tuple(PlannedLine(p["sku"], int(p["quantity"]), p["action"], p.get("ship_sku"),
+                              bool(p.get("needs_consent")), p.get("source")) for p in raw.get("lines") or [])
+    if not lines:
+        raise InvalidInput("this exception has no substitution plan to approve", field="id")
+    return ShortagePlan(str(raw.get("outcome")), lines, str(raw.get("rule")), tuple(raw.get("reasons") or ()))
+
+
+ADDRESS_FIELDS = ("first_name", "last_name", "name", "company", "address1", "address2", "city", "province_code",
+                  "zip", "country_code", "phone")
+
+
+def _fix(run: Run, order: Order, row: OrderException, address: dict[str, Any] | None, note: str | None) -> None:
+    if row.kind != ADDRESS:
+        raise InvalidInput(f"fix corrects an address; a {row.kind} exception is approved or overridden",
+                           field="action")
+    if not address:
+        raise InvalidInput("fix needs the corrected address", field="address")
+    unknown = set(address) - set(ADDRESS_FIELDS)
+    if unknown:
+        raise InvalidInput(f"unknown address field(s): {', '.join(sorted(unknown))}", field="address")
+    merged = {**(order.shipping_address or {}), **{k: str(v).strip() for k, v in address.items()}}
+    check = validate_address(orders.as_address(merged))
+    if not check.ok:
+        issues = "; ".join(str(i.message) for i in check.issues if str(i.severity) == "error")
+        raise InvalidInput(f"the corrected address is still invalid: {issues}", field="address")
+    order.shipping_address = merged
+    decide(run, order, resolve_as=FIXED, note=note or "address corrected by a person")
+
+
+def _override(run: Run, order: Order, row: OrderException, override: str | None, fc: str | None,
+              note: str | None) -> None:
+    if override not in OVERRIDES:
+        raise InvalidInput(f"override must be one of {', '.join(OVERRIDES)}", field="override")
+    if override == "route":
+        if not fc:
+            raise InvalidInput("route needs a fulfillment center (fc)", field="fc")
+        if order.shipbob_order_id is None or row.kind in (ADDRESS, RISK, NO_STOCK):
+            decide(run, order, allow=frozenset({ADDRESS, RISK}), force_fc=fc, resolve_as=OVERRIDDEN, note=note)
+            exceptions.resolve_open(run.session, order.external_id, row.kind, OVERRIDDEN, run.actor, note)
+            return
+        fcs = {f.id for f in fulfillment_centers(run.session, run.shop_id)}
+        if fc not in fcs:
+            raise InvalidInput(f"no fulfillment center {fc!r} (known: {', '.join(sorted(fcs))})", field="fc")
+        plan = ShortagePlan("in_stock", tuple(
+            PlannedLine(str(line["sku"]), int(line["quantity"]), "ship", str(line["sku"]))
+            for line in (row.context or {}).get("lines") or order.lines), "override_route@1")
+        apply_shortage_plan(run, order, row, plan, resolve_as=OVERRIDDEN, location_id=int(fc))
+        return
+    if override == "backorder" and row.kind not in (STOCK_SHORTAGE, SHIPBOB_EXCEPTION):
+        raise InvalidInput("backorder applies to an order waiting at ShipBob (stock_shortage, shipbob_exception)",
+                           field="override")
+    _record_person(run, order, row, f"override:{override}", note)
+    if override == "hold":
+        order.status = states.HELD
+    else:
+        order.status = states.BACKORDERED
+    exceptions.resolve_exception(run.session, row, OVERRIDDEN, run.actor, note or override)
+
+
+def _record_person(run: Run, order: Order, row: OrderException, what: str, note: str | None) -> DecisionRecord:
+    mode = decisions.mode_for(run.session, run.shop_id, AUTOMATION)
+    return decisions.record(
+        run.session, run.shop_id, subject=f"order:{order.external_id}", automation=AUTOMATION,
+        mode=LIVE if mode == OFF else mode,
+        inputs={"exception_id": row.id, "kind": row.kind, "by": run.actor, "note": note},
+        rules=["person@1"], outputs={"action": what, "status": order.status}, intended_actions=[],
+        actions_taken=[], cause=run.cause)

@@ -9,7 +9,8 @@ Control routes (not part of the vendor's API):
     GET  /_sandbox/state    JSON dump of the sandbox's records
     GET  /_sandbox/stats    requests by endpoint, throttled count, webhooks sent / failed
     POST /_sandbox/faults   {"error_rate", "statuses", "latency_ms", "timeout_rate",
-                             "webhook_duplicate_rate", "webhook_reorder", "webhook_delay_s"}
+                             "lost_response_rate", "webhook_duplicate_rate",
+                             "webhook_reorder", "webhook_delay_s"}
     POST /_sandbox/reset    back to the seeded start state
 """
 
@@ -41,6 +42,9 @@ class Faults(BaseModel):
     statuses: list[int] = Field(default_factory=lambda: [500])
     latency_ms: int = Field(default=0, ge=0, le=60_000)
     timeout_rate: float = Field(default=0.0, ge=0, le=1)
+    # The request is carried out, then the answer is lost (the client sees a 504 from a
+    # proxy, as after a gateway timeout): the case a vendor's idempotency exists for.
+    lost_response_rate: float = Field(default=0.0, ge=0, le=1)
     webhook_duplicate_rate: float = Field(default=0.0, ge=0, le=1)
     webhook_reorder: bool = False
     webhook_delay_s: float = Field(default=0.0, ge=0, le=3600)
@@ -52,21 +56,26 @@ class Faults(BaseModel):
 @dataclass
 class Stats:
     requests: Counter[str] = field(default_factory=Counter)
+    # "<method> <route> <status>" as the client saw it (a lost response counts as its 504).
+    responses: Counter[str] = field(default_factory=Counter)
     throttled: int = 0
     injected_errors: int = 0
     webhooks_sent: int = 0
     webhooks_failed: int = 0
     webhooks_given_up: int = 0
+    lost_responses: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "requests": dict(self.requests),
             "requests_total": sum(self.requests.values()),
+            "responses": dict(self.responses),
             "throttled": self.throttled,
             "injected_errors": self.injected_errors,
             "webhooks_sent": self.webhooks_sent,
             "webhooks_failed": self.webhooks_failed,
             "webhooks_given_up": self.webhooks_given_up,
+            "lost_responses": self.lost_responses,
         }
 
 
@@ -156,6 +165,8 @@ class WebhookSender:
     `sign` is called per attempt and may add headers (signatures, timestamps).
     """
 
+    MAX_IN_FLIGHT = 32
+
     def __init__(
         self,
         sandbox: VendorSandbox,
@@ -173,6 +184,8 @@ class WebhookSender:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
+        self._slots = asyncio.Semaphore(self.MAX_IN_FLIGHT)
+        self._in_flight: set[asyncio.Task[None]] = set()
 
     def send(self, url: str, body: bytes, headers: dict[str, str]) -> None:
         faults = self.sandbox.faults
@@ -186,7 +199,8 @@ class WebhookSender:
 
     async def start(self) -> None:
         if self._task is None:
-            self._client = httpx.AsyncClient(timeout=self.timeout_s)
+            self._client = httpx.AsyncClient(timeout=self.timeout_s, limits=httpx.Limits(
+                max_connections=self.MAX_IN_FLIGHT, max_keepalive_connections=self.MAX_IN_FLIGHT))
             self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
@@ -195,6 +209,10 @@ class WebhookSender:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        for task in list(self._in_flight):
+            task.cancel()
+        if self._in_flight:
+            await asyncio.wait(list(self._in_flight), timeout=5)
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -202,22 +220,37 @@ class WebhookSender:
     async def drain(self, timeout_s: float = 30.0) -> None:
         """Wait until nothing is queued (tests)."""
         deadline = time.monotonic() + timeout_s
-        while self.queue and time.monotonic() < deadline:
+        while (self.queue or self._in_flight) and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
 
     async def _run(self) -> None:
         while True:
             now = time.monotonic()
-            due = [d for d in self.queue if d.not_before <= now]
+            due: list[Delivery] = []
+            waiting: list[Delivery] = []
+            for delivery in self.queue:
+                (due if delivery.not_before <= now else waiting).append(delivery)
             if not due:
                 self._wake.clear()
                 wait = min((d.not_before for d in self.queue), default=now + 1.0) - now
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=max(0.01, min(wait, 1.0)))
                 continue
+            self.queue = waiting
             for delivery in due:
-                self.queue.remove(delivery)
-            await asyncio.gather(*(self._attempt(d) for d in due))
+                # At most MAX_IN_FLIGHT deliveries at a time, started in queue order: handing
+                # thousands at once to one httpx pool made its request assignment quadratic
+                # (measured: the sandbox spent its time in httpcore's pool, checkouts timed out).
+                await self._slots.acquire()
+                task = asyncio.create_task(self._attempt_released(delivery))
+                self._in_flight.add(task)
+                task.add_done_callback(self._in_flight.discard)
+
+    async def _attempt_released(self, delivery: Delivery) -> None:
+        try:
+            await self._attempt(delivery)
+        finally:
+            self._slots.release()
 
     async def _attempt(self, delivery: Delivery) -> None:
         assert self._client is not None
@@ -382,11 +415,17 @@ class _FaultMiddleware(BaseHTTPMiddleware):
         if path.startswith("/_sandbox/"):
             return await call_next(request)
         route = _route_name(request)
-        self.sandbox.stats.requests[f"{request.method} {route}"] += 1
-        faulted = await self.sandbox.maybe_fault(request)
-        if faulted is not None:
-            return faulted
-        return await call_next(request)
+        sandbox = self.sandbox
+        sandbox.stats.requests[f"{request.method} {route}"] += 1
+        response = await sandbox.maybe_fault(request)
+        if response is None:
+            response = await call_next(request)
+            if sandbox.faults.lost_response_rate and sandbox.rng.random() < sandbox.faults.lost_response_rate:
+                sandbox.stats.lost_responses += 1
+                sandbox.stats.responses[f"{request.method} {route} {response.status_code} (lost)"] += 1
+                return JSONResponse(sandbox.error_body(504), status_code=504)
+        sandbox.stats.responses[f"{request.method} {route} {response.status_code}"] += 1
+        return response
 
 
 def _route_name(request: Request) -> str:

@@ -13,6 +13,7 @@ from storeops.domain.customers.models import DataRequest
 from storeops.domain.shops import services as shops
 from storeops.engine import inbox
 from storeops.engine.models import InboxEvent
+from storeops.flows.demo import forget_connectors
 from storeops.web.deps import Admin, BoxDep, DbDep
 
 router = APIRouter(prefix="/api/v1", dependencies=[Admin])
@@ -81,6 +82,7 @@ def set_credential(request: Request, shop: str, vendor: str, name: CredentialNam
     except InvalidInput as exc:
         raise _bad(exc) from exc
     request.app.state.shops.invalidate()
+    forget_connectors()
 
 
 @router.get("/inbox")

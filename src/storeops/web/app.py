@@ -21,7 +21,20 @@ from storeops.core.secrets import SecretBox, load_or_create_key
 from storeops.core.settings import Settings
 from storeops.db.session import Database
 from storeops.engine.inbox import InboxWriter, pending_count
-from storeops.web import api, dashboard, orders_api, orders_pages
+from storeops.web import (
+    api,
+    catalog_api,
+    catalog_pages,
+    dashboard,
+    inventory_api,
+    inventory_pages,
+    orders_api,
+    orders_pages,
+    returns_api,
+    returns_pages,
+    support_api,
+    support_pages,
+)
 from storeops.web.auth import TokenChecker, ensure_admin_token
 from storeops.web.intake import ShopDirectory, WebhookIntake
 
@@ -95,4 +108,13 @@ def create_app(settings: Settings, db: Database, *, worker: Any = None) -> Store
     app.include_router(orders_api.router)
     app.include_router(dashboard.router)
     app.include_router(orders_pages.router)
+    app.include_router(returns_api.router)
+    app.include_router(returns_pages.router)
+    app.include_router(catalog_api.router)
+    app.include_router(catalog_pages.router)
+    app.include_router(inventory_api.router)
+    app.include_router(inventory_pages.router)
+    app.include_router(support_api.router)
+    app.include_router(support_api.widget_router)
+    app.include_router(support_pages.router)
     return StoreopsApp(app)

@@ -4,6 +4,11 @@
     GET /api/v1/orders/{id}?shop=             one order (Shopify id) with its decision records
     GET /api/v1/automations?shop=             the shop's mode per automation
     PUT /api/v1/automations/{name}?shop=      {"mode": "off" | "shadow" | "live"}
+    GET /api/v1/exceptions?shop=&status=&kind=&order=   the exceptions queue (status: open | waiting |
+                                              resolved | unresolved), with age, SLA and context
+    GET /api/v1/exceptions/{id}?shop=         one, with its order and the order's decision records
+    POST /api/v1/exceptions/{id}/approve|fix|override?shop=   {"by", "note", "address", "override", "fc"}
+    GET|PUT /api/v1/order-rules/substitution?shop=   the merchant's stock-shortage rules
 
 `shop` is a shop id or domain; it may be left out while storeops has exactly one shop.
 """
@@ -16,12 +21,17 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from storeops.core.clock import utcnow
 from storeops.core.errors import InvalidInput, NotFound
 from storeops.domain.decisions import services as decisions
 from storeops.domain.decisions.models import DecisionRecord
+from storeops.domain.orders import exceptions
 from storeops.domain.orders import services as orders
+from storeops.domain.orders.exceptions import OrderException
 from storeops.domain.orders.models import Order
+from storeops.domain.orders.substitution import SubstitutionRules
 from storeops.domain.shops import services as shops
+from storeops.flows import orders as order_flow
 from storeops.web.deps import Admin, DbDep
 
 router = APIRouter(prefix="/api/v1", dependencies=[Admin], tags=["orders"])
@@ -103,3 +113,110 @@ def set_automation(automation: str, body: ModeIn, db: DbDep, shop: str | None = 
         raise HTTPException(422, {"error": str(exc), "field": exc.field}) from exc
     with db.session(shop_id) as session:
         return decisions.modes(session, shop_id)
+
+
+# --- the exceptions queue ----------------------------------------------------------------------
+
+
+class ExceptionActionIn(BaseModel):
+    """A person's action on an exception. `by` names them (recorded on the decision)."""
+
+    by: str = "admin"
+    note: str | None = None
+    address: dict[str, Any] | None = None  # fix: the corrected shipping address fields
+    override: str | None = None  # override: route | hold | backorder
+    fc: str | None = None  # override route: the fulfillment center id
+
+
+def exception_view(row: OrderException, order: Order | None = None) -> dict[str, Any]:
+    now = utcnow()
+    return {
+        "id": row.id, "kind": row.kind, "status": row.status, "reason": row.reason,
+        "order": {"id": row.order_external_id, "name": row.order_name,
+                  "status": order.status if order is not None else None},
+        "opened_at": row.opened_at.isoformat(), "sla_due_at": row.sla_due_at.isoformat(),
+        "age_minutes": round(row.age(now).total_seconds() / 60, 1), "overdue": row.overdue(now),
+        "escalation_level": row.escalation_level,
+        "escalated_at": row.escalated_at.isoformat() if row.escalated_at else None,
+        "resolved_at": row.resolved_at.isoformat() if row.resolved_at else None,
+        "resolution": row.resolution, "resolved_by": row.resolved_by, "resolution_note": row.resolution_note,
+        "context": row.context,
+    }
+
+
+@router.get("/exceptions")
+def list_exceptions(db: DbDep, shop: str | None = None, status: str | None = None, kind: str | None = None,
+                    order: str | None = None, limit: int = Query(default=200, ge=1, le=1000)) -> list[dict[str, Any]]:
+    """Exceptions, newest first; status = open | waiting | resolved | unresolved."""
+    shop_id = _shop_id(db, shop)
+    with db.session(shop_id) as session:
+        try:
+            rows = exceptions.list_exceptions(session, status=status or None, kind=kind or None,
+                                              order=order or None, limit=limit)
+        except InvalidInput as exc:
+            raise HTTPException(422, {"error": str(exc), "field": exc.field}) from exc
+        found = {o.external_id: o for o in session.scalars(
+            select(Order).where(Order.external_id.in_({r.order_external_id for r in rows})))}
+        return [exception_view(r, found.get(r.order_external_id)) for r in rows]
+
+
+@router.get("/exceptions/{exception_id}")
+def get_exception(exception_id: int, db: DbDep, shop: str | None = None) -> dict[str, Any]:
+    shop_id = _shop_id(db, shop)
+    with db.session(shop_id) as session:
+        try:
+            row = exceptions.get_exception(session, exception_id)
+        except NotFound as exc:
+            raise HTTPException(404, str(exc)) from exc
+        order = orders.find(session, row.order_external_id)
+        return {**exception_view(row, order),
+                "order_detail": order_view(order) if order is not None else None,
+                "decisions": [decision_view(r) for r in
+                              decisions.for_subject(session, f"order:{row.order_external_id}")]}
+
+
+@router.post("/exceptions/{exception_id}/{verb}")
+def act_on_exception(exception_id: int, verb: str, body: ExceptionActionIn, db: DbDep,
+                     shop: str | None = None) -> dict[str, Any]:
+    """approve (release as decided / the customer consented), fix (a corrected address: checks and
+    routing run again), override (route to `fc`, hold, or backorder). Bad input: 422, nothing changed."""
+    if verb not in order_flow.VERBS:
+        raise HTTPException(404, f"no action {verb!r} (use {', '.join(order_flow.VERBS)})")
+    shop_id = _shop_id(db, shop)
+    try:
+        order_flow.act_on_exception(db, shop_id, exception_id, verb, by=body.by, note=body.note,
+                                    address=body.address, override=body.override, fc=body.fc)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except InvalidInput as exc:
+        raise HTTPException(422, {"error": str(exc), "field": exc.field}) from exc
+    return get_exception(exception_id, db, shop_id)
+
+
+@router.get("/order-rules/substitution")
+def get_substitution_rules(db: DbDep, shop: str | None = None) -> dict[str, Any]:
+    shop_id = _shop_id(db, shop)
+    with db.session(shop_id) as session:
+        return rules_view(orders.substitution_rules(session))
+
+
+@router.put("/order-rules/substitution")
+def put_substitution_rules(body: dict[str, Any], db: DbDep, shop: str | None = None,
+                           by: str = "admin") -> dict[str, Any]:
+    """Replace the shop's stock-shortage rules (a new version); invalid rules: 422, nothing stored."""
+    shop_id = _shop_id(db, shop)
+    try:
+        with db.session(shop_id) as session:
+            saved = orders.save_substitution_rules(session, shop_id, body, by)
+    except InvalidInput as exc:
+        raise HTTPException(422, {"error": str(exc), "field": exc.field}) from exc
+    return rules_view(saved)
+
+
+def rules_view(rules: SubstitutionRules) -> dict[str, Any]:
+    return {"version": rules.version, "same_product_other_variant": rules.same_product_other_variant,
+            "requires_consent": rules.requires_consent, "allow_partial": rules.allow_partial,
+            "variant_separator": rules.variant_separator,
+            "skus": {sku: {"substitutes": list(r.substitutes), "same_product_other_variant":
+                           r.same_product_other_variant, "requires_consent": r.requires_consent}
+                     for sku, r in rules.skus.items()}}

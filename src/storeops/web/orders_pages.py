@@ -15,14 +15,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storeops.core.clock import as_utc
+from storeops.core.clock import as_utc, utcnow
 from storeops.core.errors import InvalidInput, NotFound
 from storeops.domain.decisions import services as decisions
 from storeops.domain.decisions.models import MODES, DecisionRecord
+from storeops.domain.orders import exceptions
 from storeops.domain.orders import services as orders
 from storeops.domain.orders.models import HELD, Order
 from storeops.domain.orders.services import parse_time
 from storeops.domain.shops import services as shops
+from storeops.flows import orders as order_flow
 from storeops.web.dashboard import _login_redirect, _render, _signed_in
 from storeops.web.deps import DbDep
 
@@ -33,7 +35,7 @@ MODE_MEANINGS = {
     "shadow": "decides and records what it would do, but acts nowhere",
     "live": "decides and acts: ShipBob, Shopify tags, Klaviyo",
 }
-STATUSES = ("new", "routed", "shadowed", "held", "shipped", "delivered", "cancelled")
+STATUSES = ("new", "routed", "shadowed", "held", "backordered", "shipped", "delivered", "cancelled")
 
 
 def _pick_shop(session: Session, shop: str | None) -> tuple[str | None, list[Any]]:
@@ -65,8 +67,11 @@ def _shipbob_created_at(records: list[DecisionRecord]) -> datetime | None:
     return min(stamps) if stamps else None
 
 
-def kpis(order_list: list[Order], records: dict[str, list[DecisionRecord]]) -> dict[str, Any]:
+def kpis(order_list: list[Order], records: dict[str, list[DecisionRecord]],
+         waiting: int | None = None) -> dict[str, Any]:
     """The KPI strip: touchless rate, orders waiting on a person, median minutes to ShipBob.
+
+    Waiting on a person: the unresolved exceptions (`waiting`); held orders when not given.
 
     Touchless: decided, reached ShipBob, never held (a hold needs a person). Decided orders are
     the denominator. Minutes run from storeops' first sight of the order to the ShipBob order's
@@ -82,7 +87,7 @@ def kpis(order_list: list[Order], records: dict[str, list[DecisionRecord]]) -> d
     return {
         "decided": len(decided), "touchless": len(touchless),
         "touchless_rate": (100 * len(touchless) / len(decided)) if decided else None,
-        "held": sum(1 for o in order_list if o.status == HELD),
+        "held": waiting if waiting is not None else sum(1 for o in order_list if o.status == HELD),
         "median_minutes": median(minutes) if minutes else None, "timed": len(minutes),
     }
 
@@ -112,7 +117,7 @@ def orders_page(request: Request, db: DbDep, shop: str | None = None, status: st
             for r in session.scalars(select(DecisionRecord).where(DecisionRecord.subject.like("order:%"))
                                      .order_by(DecisionRecord.id)):
                 records.setdefault(r.subject.removeprefix("order:"), []).append(r)
-            strip = kpis(every, records)
+            strip = kpis(every, records, exceptions.count_unresolved(session))
             order_list = [o for o in every if status is None or o.status == status][:500]
             rows = [{"o": o, "flags": _flags(o)} for o in order_list]
             session.expunge_all()
@@ -130,18 +135,20 @@ def order_detail(request: Request, order_id: str, db: DbDep, shop: str | None = 
         return _login_redirect()
     with db.system_session() as session:
         shop_id, _ = _pick_shop(session, shop)
-    order, records = None, []
+    order, records, order_exceptions = None, [], []
     if shop_id is not None:
         with db.session(shop_id) as session:
             order = orders.find(session, order_id)
             if order is not None:
                 records = decisions.for_subject(session, f"order:{order_id}")
+                order_exceptions = exceptions.list_exceptions(session, order=order_id)
             session.expunge_all()
     if order is None:
         return _render(request, "order_detail.html", {"order": None, "order_id": order_id, "records": [],
                                                       "flags": [], "shop_id": shop_id}, status_code=404)
     return _render(request, "order_detail.html", {"order": order, "order_id": order_id, "records": records,
-                                                  "flags": _flags(order), "shop_id": shop_id})
+                                                  "flags": _flags(order), "shop_id": shop_id,
+                                                  "exceptions": order_exceptions})
 
 
 def _automations_page(request: Request, db: Any, shop_id: str | None, shop_list: list[Any], *,
@@ -180,3 +187,79 @@ def automations_set(request: Request, db: DbDep, shop: str = Form(""), automatio
     except InvalidInput as exc:
         return _automations_page(request, db, shop_id, shop_list, error=str(exc), status_code=422)
     return RedirectResponse(f"/automations?shop={shop_id}&saved={automation}", status_code=303)
+
+
+# --- the exceptions queue ----------------------------------------------------------------------
+
+EXCEPTION_FILTERS = ("unresolved", "open", "waiting", "resolved")
+
+
+def _exceptions_page(request: Request, db: Any, shop_id: str | None, shop_list: list[Any], status: str, *,
+                     kind: str | None = None, error: str | None = None, error_for: int | None = None,
+                     done: str | None = None, status_code: int = 200) -> Any:
+    rows: list[dict[str, Any]] = []
+    unresolved = 0
+    now = utcnow()
+    if shop_id is not None:
+        with db.session(shop_id) as session:
+            try:
+                found = exceptions.list_exceptions(session, status=status, kind=kind, limit=500)
+            except InvalidInput as exc:
+                found, error, status_code = [], str(exc), 422
+            unresolved = exceptions.count_unresolved(session)
+            order_rows = {o.external_id: o for o in session.scalars(
+                select(Order).where(Order.external_id.in_({r.order_external_id for r in found})))}
+            for r in found:
+                order = order_rows.get(r.order_external_id)
+                rows.append({"x": r, "order": order, "age": _age(r.age(now).total_seconds()),
+                             "overdue": r.overdue(now), "due_in": _age((r.sla_due_at - now).total_seconds())})
+            session.expunge_all()
+    return _render(request, "exceptions.html", {
+        "rows": rows, "status": status, "filters": EXCEPTION_FILTERS, "kind": kind, "kinds": exceptions.KINDS,
+        "shop_id": shop_id, "shops": shop_list, "error": error, "error_for": error_for, "done": done,
+        "unresolved": unresolved, "overrides": order_flow.OVERRIDES,
+    }, status_code=status_code)
+
+
+def _age(seconds: float) -> str:
+    seconds = abs(seconds)
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min"
+    if seconds < 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+@router.get("/exceptions", response_class=HTMLResponse, response_model=None)
+def exceptions_page(request: Request, db: DbDep, shop: str | None = None, status: str = "unresolved",
+                    kind: str | None = None, done: str | None = None) -> Any:
+    if not _signed_in(request):
+        return _login_redirect()
+    with db.system_session() as session:
+        shop_id, shop_list = _pick_shop(session, shop)
+    return _exceptions_page(request, db, shop_id, shop_list, status or "unresolved", kind=kind or None, done=done)
+
+
+@router.post("/exceptions/{exception_id}/{verb}", response_class=HTMLResponse, response_model=None)
+async def exceptions_act(request: Request, exception_id: int, verb: str, db: DbDep) -> Any:
+    """The page's approve / fix / override forms: the same flow function as the API."""
+    if not _signed_in(request):
+        return _login_redirect()
+    form = await request.form()
+    values = {k: str(v).strip() for k, v in form.items() if isinstance(v, str)}
+    with db.system_session() as session:
+        shop_id, shop_list = _pick_shop(session, values.get("shop") or None)
+    if shop_id is None:
+        return _exceptions_page(request, db, None, shop_list, "unresolved", error="Choose a registered shop.",
+                                status_code=422)
+    address = {k.removeprefix("address_"): v for k, v in values.items() if k.startswith("address_") and v}
+    try:
+        if verb not in order_flow.VERBS:
+            raise InvalidInput(f"no action {verb!r}", field="action")
+        order_flow.act_on_exception(db, shop_id, exception_id, verb, by=values.get("by") or "dashboard",
+                                    note=values.get("note") or None, address=address or None,
+                                    override=values.get("override") or None, fc=values.get("fc") or None)
+    except (InvalidInput, NotFound) as exc:
+        return _exceptions_page(request, db, shop_id, shop_list, "unresolved", error=str(exc),
+                                error_for=exception_id, status_code=404 if isinstance(exc, NotFound) else 422)
+    return RedirectResponse(f"/exceptions?shop={shop_id}&done={exception_id}", status_code=303)

@@ -291,6 +291,16 @@ class KlaviyoClient(VendorClient):
             jobs.append(str(doc["data"]["id"]))
         return jobs
 
+    def get_catalog_item(self, external_id: str) -> CatalogItem | None:
+        """One custom catalog item by our external id; None when Klaviyo has none."""
+        try:
+            response = self._send("GET", "/api/catalog-items/{id}", ids={"id": self.catalog_item_id(external_id)})
+        except VendorError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return CatalogItem.from_resource(self._json(response)["data"])
+
     def list_catalog_items(self, *, page_size: int = 100) -> list[CatalogItem]:
         params = [("page[size]", str(page_size))]
         return [CatalogItem.from_resource(r) for r, _ in self._collect("/api/catalog-items", params)]

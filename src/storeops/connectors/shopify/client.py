@@ -46,6 +46,7 @@ API_VERSION = "2026-07"
 SUBSCRIPTION_TOPICS = [
     "orders/create", "orders/updated", "orders/paid", "orders/cancelled", "refunds/create", "fulfillments/create",
     "inventory_levels/update", "products/update", "customers/create", "customers/update",
+    "returns/request",
 ]
 MAX_INPUT = 250  # shopify.dev "API limits": input arrays hold at most 250 items
 GRAPHQL_STATUS = {"THROTTLED": 429, "INTERNAL_SERVER_ERROR": 500, "ACCESS_DENIED": 403, "SHOP_INACTIVE": 402}
@@ -206,6 +207,21 @@ class ShopifyClient(VendorClient):
         return [self._order(n) for n in self._pages(docs.ORDERS, {"first": page_size, "query": _since(updated_since)},
                                                      ["orders"])]
 
+    def list_order_nodes(self, updated_since: datetime | None = None, *,
+                         page_size: int = 8) -> Iterator[dict[str, Any]]:
+        """The raw `Order` nodes of documents.ORDERS changed since `updated_since`, oldest
+        change first, every line item included (a reconciliation sweep rebuilds the
+        webhook's snapshot from them, which needs fields the Order model leaves out, such as
+        the shipping line's title)."""
+        for node in self._pages(docs.ORDERS, {"first": page_size, "query": _since(updated_since)}, ["orders"]):
+            if node["lineItems"]["pageInfo"]["hasNextPage"]:
+                seen = {li["id"] for li in node["lineItems"]["nodes"]}
+                rest = self._pages(docs.ORDER_LINE_ITEMS, {"id": node["id"], "first": 50}, ["order", "lineItems"])
+                node = {**node, "lineItems": {"nodes": [*node["lineItems"]["nodes"],
+                                                        *(li for li in rest if li["id"] not in seen)],
+                                              "pageInfo": {"hasNextPage": False, "endCursor": None}}}
+            yield node
+
     def get_order(self, order_id: str) -> Order:
         node = self.execute(docs.ORDER, {"id": order_id}).get("order")
         if node is None:
@@ -321,6 +337,21 @@ class ShopifyClient(VendorClient):
             "returnCreate")
         return payload["return"]  # type: ignore[no-any-return]
 
+    def returnables(self, order_id: str) -> dict[str, list[dict[str, Any]]]:
+        """What returnCreate works from: {"lines": shipped units [{"id" (FulfillmentLineItem gid),
+        "line_item_id", "quantity"}], "returns": the order's returns [{"id", "name", "status",
+        "notes" (every line's returnReasonNote)}]}."""
+        node = self.execute(docs.ORDER_RETURNABLES, {"id": order_id}).get("order")
+        if node is None:
+            raise NotFound("shopify order", order_id)
+        lines = [{"id": fli["id"], "line_item_id": fli["lineItem"]["id"], "quantity": fli["quantity"]}
+                 for f in node["fulfillments"] if f.get("status") == "SUCCESS"
+                 for fli in f["fulfillmentLineItems"]["nodes"]]
+        returns = [{"id": r["id"], "name": r.get("name"), "status": r.get("status"),
+                    "notes": [li.get("returnReasonNote") or "" for li in r["returnLineItems"]["nodes"]]}
+                   for r in node["returns"]["nodes"]]
+        return {"lines": lines, "returns": returns}
+
     def cancel_order(self, order_id: str, *, reason: str = "OTHER", restock: bool = True, refund: bool = True) -> None:
         self.mutate(docs.ORDER_CANCEL, {"orderId": order_id, "reason": reason, "restock": restock,
                                         "refundMethod": {"originalPaymentMethodsRefund": refund}}, "orderCancel")
@@ -333,6 +364,173 @@ class ShopifyClient(VendorClient):
                                   "metafieldsSet")
             out += payload.get("metafields") or []
         return out
+
+    # --- catalog content (documents below the class) ------------------------------------------
+    def list_catalog_products(self, query: str | None = None, *, page_size: int = 8) -> list[dict[str, Any]]:
+        """Products (all, or those matching Shopify search `query`) with content and variants.
+        Paged reads: the sandbox emulates no bulk operations; on a Basic plan (100 points/s)
+        a page costs up to ~8 s of budget, so large catalogs should be read incrementally
+        (query "updated_at:>..."), or with bulkOperationRunQuery once it is emulated."""
+        out = []
+        for node in self._pages(CATALOG_PRODUCTS, {"first": page_size, "query": query}, ["products"]):
+            if node["variants"]["pageInfo"]["hasNextPage"]:
+                seen = {v["id"] for v in node["variants"]["nodes"]}
+                rest = self._pages(CATALOG_VARIANTS, {"id": node["id"], "first": 50}, ["product", "variants"])
+                node["variants"]["nodes"] += [v for v in rest if v["id"] not in seen]
+            out.append(node)
+        return out
+
+    def product_content(self, product_id: str) -> dict[str, Any] | None:
+        return self.execute(PRODUCT_CONTENT, {"id": product_id}).get("product")  # type: ignore[no-any-return]
+
+    def update_product(self, product_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """productUpdate with title / descriptionHtml / seo (userErrors raise VendorError 422)."""
+        payload = self.mutate(PRODUCT_UPDATE, {"product": {"id": product_id, **fields}}, "productUpdate")
+        return payload["product"]  # type: ignore[no-any-return]
+
+
+
+    # --- inventory sync (storeops.flows.inventory): lean documents, costs measured ------------
+    def inventory_item_skus(self, created_since: datetime | None = None) -> list[tuple[str, str]]:
+        """(inventory item gid, sku) of every item (or those created since): cost 252 per 250 items.
+        Created, not updated: every quantity write bumps an item's updated_at."""
+        since = _since(created_since)
+        return [(n["id"], n["sku"]) for n in self._pages(INVENTORY_ITEM_SKUS, {
+            "first": MAX_INPUT, "query": since.replace("updated_at", "created_at") if since else None},
+            ["inventoryItems"]) if n.get("sku")]
+
+    def location_levels(self, location_id: str, updated_since: datetime | None = None) -> dict[str, int]:
+        """Inventory item gid -> available at one location (or the levels updated since):
+        cost 503 per 250 levels. An InventoryLevel gid names its item
+        (gid://shopify/InventoryLevel/<location>?inventory_item_id=<item>)."""
+        out: dict[str, int] = {}
+        variables = {"id": location_id, "first": MAX_INPUT, "query": _since(updated_since)}
+        for node in self._pages(LOCATION_LEVELS, variables, ["location", "inventoryLevels"]):
+            item = str(node["id"]).partition("inventory_item_id=")[2]
+            if item.isdigit():
+                out[f"gid://shopify/InventoryItem/{item}"] = int(node["quantities"][0]["quantity"])
+        return out
+
+    def read_available(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int | None]:
+        """(item gid, location gid) -> available now, None where the item is not stocked there.
+        One query per 250 pairs (aliases), cost about 3 per pair."""
+        out: dict[tuple[str, str], int | None] = {}
+        for start in range(0, len(pairs), MAX_INPUT):
+            chunk = pairs[start:start + MAX_INPUT]
+            fields = " ".join(
+                f'l{i}: inventoryItem(id: "{item}") {{ inventoryLevel(locationId: "{loc}") '
+                f'{{ quantities(names: ["available"]) {{ quantity }} }} }}'
+                for i, (item, loc) in enumerate(chunk) if _is_gid(item) and _is_gid(loc))
+            data = self.execute(f"query ReadAvailable {{ {fields} }}") if fields else {}
+            for i, pair in enumerate(chunk):
+                level = (data.get(f"l{i}") or {}).get("inventoryLevel")
+                out[pair] = int(level["quantities"][0]["quantity"]) if level else None
+        return out
+
+    def set_available(self, items: Sequence[tuple[str, str, int, int | None]], *, idempotency_key: str,
+                      reason: str = "correction") -> list[dict[str, Any]]:
+        """One inventorySetQuantities call (<= 250 items of (item, location, quantity, compare)).
+        Returns the userErrors (empty: applied). All or nothing: with any error Shopify
+        changes nothing, so the caller can fix the rows named in `field` and send again."""
+        if len(items) > MAX_INPUT:
+            raise ValueError(f"at most {MAX_INPUT} quantities per call")
+        payload = self.execute(SET_AVAILABLE, {
+            "idempotencyKey": idempotency_key,
+            "input": {"name": "available", "reason": reason,
+                      "quantities": [{"inventoryItemId": item, "locationId": location, "quantity": quantity,
+                                      "changeFromQuantity": compare}
+                                     for item, location, quantity, compare in items]}}).get(
+            "inventorySetQuantities") or {}
+        return list(payload.get("userErrors") or [])
+
+
+def _is_gid(value: str) -> bool:
+    return value.startswith("gid://shopify/") and '"' not in value and "\\" not in value
+
+
+INVENTORY_ITEM_SKUS = """
+query InventoryItemSkus($first: Int!, $after: String, $query: String) {
+  inventoryItems(first: $first, after: $after, query: $query) {
+    nodes { id sku }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+LOCATION_LEVELS = """
+query LocationLevels($id: ID!, $first: Int!, $after: String, $query: String) {
+  location(id: $id) {
+    inventoryLevels(first: $first, after: $after, query: $query) {
+      nodes { id quantities(names: ["available"]) { quantity } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}
+"""
+
+SET_AVAILABLE = """
+mutation SetAvailable($input: InventorySetQuantitiesInput!, $idempotencyKey: String!) {
+  inventorySetQuantities(input: $input) @idempotent(key: $idempotencyKey) {
+    inventoryAdjustmentGroup { id }
+    userErrors { field message code }
+  }
+}
+"""
+
+# --- catalog content (storeops.flows.catalog) ---------------------------------------------------
+# Kept here rather than in documents.py; tests/flows/test_catalog_publish.py validates both
+# against the full 2026-07 schema. Cost (measured on the sandbox): 10 products x 20 variants is
+# 1052 > the 1000 single-query maximum, so pages of 8 products (~842).
+CATALOG_PRODUCTS = """
+query CatalogProducts($first: Int!, $after: String, $query: String) {
+  products(first: $first, after: $after, query: $query, sortKey: ID) {
+    nodes {
+      id legacyResourceId handle title descriptionHtml vendor productType tags status updatedAt
+      seo { title description }
+      options { name values }
+      variants(first: 20) {
+        nodes {
+          id sku barcode title price compareAtPrice position
+          selectedOptions { name value }
+          inventoryItem { measurement { weight { unit value } } }
+        }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+CATALOG_VARIANTS = """
+query CatalogVariants($id: ID!, $first: Int!, $after: String) {
+  product(id: $id) {
+    variants(first: $first, after: $after) {
+      nodes {
+        id sku barcode title price compareAtPrice position
+        selectedOptions { name value }
+        inventoryItem { measurement { weight { unit value } } }
+      }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}
+"""
+
+PRODUCT_CONTENT = """
+query ProductContent($id: ID!) {
+  product(id: $id) { id handle title descriptionHtml seo { title description } updatedAt }
+}
+"""
+
+PRODUCT_UPDATE = """
+mutation ProductUpdate($product: ProductUpdateInput!) {
+  productUpdate(product: $product) {
+    product { id title descriptionHtml seo { title description } updatedAt }
+    userErrors { field message }
+  }
+}
+"""
 
 
 def _changes(payload: dict[str, Any]) -> list[InventoryChange]:

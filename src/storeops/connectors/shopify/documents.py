@@ -252,6 +252,23 @@ mutation RefundCreate($input: RefundInput!, $idempotencyKey: String!) {{
 }}
 """
 
+# What returnCreate needs: shipped units (fulfillment line items) and the returns already open.
+# Page sizes keep it under the 1,000-point single-query limit (20 / 50 items cost 2,093).
+ORDER_RETURNABLES = """
+query OrderReturnables($id: ID!) {
+  order(id: $id) {
+    id
+    fulfillments(first: 5) {
+      id status
+      fulfillmentLineItems(first: 20) { nodes { id quantity lineItem { id } } }
+    }
+    returns(first: 10) {
+      nodes { id name status returnLineItems(first: 10) { nodes { id quantity returnReasonNote } } }
+    }
+  }
+}
+"""
+
 RETURN_CREATE = """
 mutation ReturnCreate($returnInput: ReturnInput!) {
   returnCreate(returnInput: $returnInput) {
@@ -288,7 +305,8 @@ DOCUMENTS: dict[str, str] = {
     "WEBHOOK_SUBSCRIPTION_DELETE": WEBHOOK_SUBSCRIPTION_DELETE,
     "INVENTORY_SET_QUANTITIES": INVENTORY_SET_QUANTITIES, "INVENTORY_ADJUST_QUANTITIES": INVENTORY_ADJUST_QUANTITIES,
     "FULFILLMENT_CREATE": FULFILLMENT_CREATE, "TAGS_ADD": TAGS_ADD, "TAGS_REMOVE": TAGS_REMOVE,
-    "REFUND_CREATE": REFUND_CREATE, "RETURN_CREATE": RETURN_CREATE, "ORDER_CANCEL": ORDER_CANCEL,
+    "REFUND_CREATE": REFUND_CREATE, "RETURN_CREATE": RETURN_CREATE,
+    "ORDER_RETURNABLES": ORDER_RETURNABLES, "ORDER_CANCEL": ORDER_CANCEL,
     "METAFIELDS_SET": METAFIELDS_SET,
 }
 

@@ -8,10 +8,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storeops.core.errors import InvalidInput
-from storeops.domain.decisions.models import LIVE, MODES, AutomationMode, DecisionRecord
+from storeops.domain.decisions.models import LIVE, MODES, OFF, AutomationMode, DecisionRecord
 
-# Automations that exist and their mode when a shop has not chosen one.
-DEFAULT_MODES: dict[str, str] = {"order_routing": LIVE}
+# Every automation a shop can switch (off / shadow / live), and its mode until the shop does.
+# inventory_sync is opt-in: its polling spends the shop's ShipBob API quota.
+DEFAULT_MODES: dict[str, str] = {"order_routing": LIVE, "returns": LIVE, "inventory_sync": OFF,
+                                 "catalog_publish": LIVE, "support_replies": LIVE}
 
 
 def mode_for(session: Session, shop_id: str, automation: str) -> str:

@@ -7,6 +7,9 @@ and record the decisions they return.
     score_order(order, history) -> RiskAssessment    risk.py
     route_order(order, fcs, stock) -> RoutingDecision  routing.py (+ routing_search, routing_cpsat)
     DEFAULT_RATES, RateCard                          shipping_rates.py
+    plan_shortage(lines, stock, rules) -> ShortagePlan  substitution.py (stock-shortage rules)
+
+The exceptions queue (a table and its services) is storeops.domain.orders.exceptions.
 """
 
 from storeops.domain.orders.addresses import AddressCheck, AddressIssue, validate_address, zip_location

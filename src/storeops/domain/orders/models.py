@@ -9,15 +9,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, UniqueConstraint
+from sqlalchemy import Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storeops.core.clock import utcnow
 from storeops.db.base import Base, JSONText, ShopScoped
 
 # Order.status: where the order is in storeops' own pipeline.
-NEW, ROUTED, HELD, SHIPPED, DELIVERED, CANCELLED, SHADOWED = (
-    "new", "routed", "held", "shipped", "delivered", "cancelled", "shadowed")
+NEW, ROUTED, HELD, SHIPPED, DELIVERED, CANCELLED, SHADOWED, BACKORDERED = (
+    "new", "routed", "held", "shipped", "delivered", "cancelled", "shadowed", "backordered")
 
 
 class Order(ShopScoped, Base):
@@ -51,4 +51,19 @@ class Order(ShopScoped, Base):
     decided_at: Mapped[datetime | None] = mapped_column(default=None)  # checks + routing ran once
     source_updated_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class OrderRuleSet(ShopScoped, Base):
+    """A merchant's order rules as versioned JSON, one row per shop and name
+    ("substitution": see storeops.domain.orders.substitution)."""
+
+    __tablename__ = "order_rule_sets"
+    __table_args__ = (UniqueConstraint("shop_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    rules: Mapped[dict[str, Any]] = mapped_column(JSONText, default=dict)
+    updated_by: Mapped[str | None] = mapped_column(String(128), default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

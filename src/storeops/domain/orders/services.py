@@ -7,12 +7,13 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from storeops.domain.orders.facts import Address, Line, OrderFacts
-from storeops.domain.orders.models import CANCELLED, Order
+from storeops.domain.orders.models import CANCELLED, Order, OrderRuleSet
 from storeops.domain.orders.risk import service_level_of
+from storeops.domain.orders.substitution import SubstitutionRules, parse_rules
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +64,40 @@ def find(session: Session, external_id: str) -> Order | None:
     return session.scalar(select(Order).where(Order.external_id == external_id))
 
 
+_FINANCIAL_PROGRESS = {"pending": 0, "authorized": 1, "partially_paid": 1, "paid": 2, "partially_refunded": 3,
+                       "refunded": 4, "voided": 4}
+_FULFILLMENT_PROGRESS = {None: 0, "partial": 1, "fulfilled": 2, "restocked": 2}
+
+
+def _progress(financial: object, cancelled: bool, fulfillment: object) -> tuple[int, int, int]:
+    """How far along an order snapshot is; states only move forward within one `updated_at`."""
+    return (int(cancelled), _FINANCIAL_PROGRESS.get(str(financial), 0),
+            _FULFILLMENT_PROGRESS.get(fulfillment if isinstance(fulfillment, str) else None, 0))
+
+
+def _is_newer(order: Order, stamp: datetime | None, data: dict[str, Any]) -> bool:
+    if order.source_updated_at is None:
+        return True
+    if stamp is None or stamp < order.source_updated_at:
+        return False
+    if stamp > order.source_updated_at:
+        return True
+    # Shopify stamps whole seconds: orders/create and orders/paid often share one. Within the
+    # same second the snapshot further along (paid after pending, cancelled after open) wins;
+    # an identical one is a duplicate delivery.
+    theirs = _progress(data.get("financial_status"), parse_time(data.get("cancelled_at")) is not None,
+                       data.get("fulfillment_status"))
+    ours = _progress(order.financial_status, order.cancelled_at is not None, order.shopify_fulfillment_status)
+    return theirs > ours
+
+
 def apply_shopify_order(session: Session, shop_id: str, data: dict[str, Any]) -> Applied | None:
     """Store the Shopify order snapshot (REST webhook shape) unless we hold a newer one.
 
-    A snapshot with the same `updated_at` as ours is a duplicate delivery: not a change.
-    The row is locked (FOR UPDATE on PostgreSQL) so two workers apply one order in turn."""
+    A snapshot with an older `updated_at` than ours is late: not applied. One with the same
+    stamp is applied only if its state is further along (see `_is_newer`), else it is a
+    duplicate delivery. The row is locked (FOR UPDATE on PostgreSQL) so two workers apply one
+    order in turn."""
     if data.get("id") is None:
         return None
     external_id = str(data["id"])
@@ -77,7 +107,7 @@ def apply_shopify_order(session: Session, shop_id: str, data: dict[str, Any]) ->
     if order is None:
         order = Order(shop_id=shop_id, external_id=external_id)
         session.add(order)
-    elif order.source_updated_at is not None and (stamp is None or stamp <= order.source_updated_at):
+    elif not _is_newer(order, stamp, data):
         return Applied(order, created=False, changed=False)
     shipping = data.get("shipping_lines") or []
     customer = data.get("customer") if isinstance(data.get("customer"), dict) else {}
@@ -118,3 +148,55 @@ def facts_of(order: Order) -> OrderFacts:
         service_level=service_level_of(order.shipping_method) or "standard",
         payment_state=order.financial_status or "pending", tags=tags, customer_id=order.customer_external_id,
     )
+
+
+# --- the merchant's order rules (substitution) ------------------------------------------------
+
+SUBSTITUTION = "substitution"
+
+
+def substitution_rules(session: Session) -> SubstitutionRules:
+    """The shop's stock-shortage rules (the defaults until the merchant saves some)."""
+    row = session.scalar(select(OrderRuleSet).where(OrderRuleSet.name == SUBSTITUTION))
+    if row is None:
+        return parse_rules(None)
+    return parse_rules({**row.rules, "version": row.version})
+
+
+def save_substitution_rules(session: Session, shop_id: str, rules: dict[str, Any], by: str) -> SubstitutionRules:
+    """Validate and store new rules as the next version (InvalidInput: nothing stored)."""
+    row = session.scalar(select(OrderRuleSet).where(OrderRuleSet.name == SUBSTITUTION).with_for_update())
+    version = 1 if row is None else row.version + 1
+    body = {k: v for k, v in rules.items() if k != "version"}
+    parsed = parse_rules({**body, "version": version})
+    if row is None:
+        session.add(OrderRuleSet(shop_id=shop_id, name=SUBSTITUTION, version=version, rules=body, updated_by=by))
+    else:
+        row.version, row.rules, row.updated_by = version, body, by
+    session.flush()
+    return parsed
+
+
+REDACTED = "[redacted]"
+_KEPT_ADDRESS_FIELDS = ("province_code", "zip", "country_code")  # where, not who: routing statistics
+
+
+def redact_customer(session: Session, *, customer_external_id: str | None, email: str | None) -> list[str]:
+    """customers/redact: erase the customer's personal data from their orders (email, the name,
+    street, phone and company of the shipping address); totals, lines and statuses stay for
+    the books. Returns the external ids of the orders touched."""
+    terms = []
+    if customer_external_id:
+        terms.append(Order.customer_external_id == customer_external_id)
+    if email:
+        terms.append(Order.email == email)
+    if not terms:
+        return []
+    touched = []
+    for order in session.scalars(select(Order).where(or_(*terms))):
+        order.email = None
+        if order.shipping_address:
+            order.shipping_address = {name: (value if name in _KEPT_ADDRESS_FIELDS or not value else REDACTED)
+                                      for name, value in order.shipping_address.items()}
+        touched.append(order.external_id)
+    return touched

@@ -15,6 +15,7 @@ Control route (not Gorgias's API):
                                       "channel": "email"}
         adds the message to the customer's open ticket, or opens a new ticket, exactly
         as an incoming email would, so the HTTP integrations fire.
+    GET /_sandbox/tickets/{id}   one ticket with its messages (cheap to poll)
 """
 
 from __future__ import annotations
@@ -125,7 +126,16 @@ class GorgiasSandbox(VendorSandbox):
     def routes(self) -> list[BaseRoute]:
         api = [Route(r.path, self._endpoint(r), methods=[r.method]) for r in (*ticket_routes(self),
                                                                                 *admin_routes(self))]
-        return [*api, Route("/_sandbox/customer-message", self._customer_message, methods=["POST"])]
+        return [*api, Route("/_sandbox/customer-message", self._customer_message, methods=["POST"]),
+                Route("/_sandbox/tickets/{ticket_id:int}", self._ticket_state, methods=["GET"])]
+
+    async def _ticket_state(self, request: Request) -> Response:
+        """One ticket with its messages, as /_sandbox/state shows it, without dumping the desk
+        (benchmarks poll it; no auth and no rate limit, like every control route)."""
+        ticket = self.desk.tickets.get(int(request.path_params["ticket_id"]))
+        if ticket is None:
+            return JSONResponse(error_body("Ticket not found"), status_code=404)
+        return JSONResponse(self.desk.ticket_record(ticket, with_messages=True))
 
     def dump_state(self) -> dict[str, Any]:
         desk = self.desk

@@ -12,6 +12,7 @@ Try again in N seconds."}. Every authenticated answer carries `x-remaining-calls
 
 Control routes besides the shared ones (storeops.sandbox.common):
     POST /_sandbox/advance    every moving shipment and return takes its next step now
+    POST /_sandbox/returns/{id}/receive  that return arrives and completes now (routes_returns.py)
     POST /_sandbox/inventory  {"sku", "fc_id", "delta"}: a stock receipt or adjustment.
                               ShipBob 2026-01 has no inventory webhook topic (Webhooks.Topics
                               in the spec), so none is sent; waiting shipments retry.

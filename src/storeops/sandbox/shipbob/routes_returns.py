@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from storeops.sandbox.shipbob import views
+from storeops.sandbox.shipbob.fulfillment import RETURN_STEPS
 from storeops.sandbox.shipbob.http import (
     ApiError,
     json_body,
@@ -125,7 +126,24 @@ def return_routes(sb: ShipbobSandbox) -> list[Route]:
         ret.history.append(("Cancelled", now()))
         return Response(status_code=200)
 
+    async def receive_return(request: Request) -> Response:
+        """Control route: the parcel arrives and is processed now (every remaining step of
+        RETURN_STEPS, each with its webhook: return.updated ..., then return.completed)."""
+        try:
+            ret = find(request)
+            if ret.status == "Cancelled":
+                raise problem(400, "Bad Request", "Return is Cancelled and cannot be received")
+        except ApiError as exc:
+            return exc.response()
+        steps = 0
+        for _ in RETURN_STEPS:
+            if ret.status == "Completed":
+                break
+            steps += sb.warehouse.advance_return(ret)
+        return JSONResponse({"id": ret.id, "status": ret.status, "steps": steps})
+
     return [
+        Route("/_sandbox/returns/{return_id:int}/receive", receive_return, methods=["POST"]),
         Route("/2026-01/return", sb.api(create_return), methods=["POST"]),
         Route("/2026-01/return", sb.api(list_returns), methods=["GET"]),
         Route("/2026-01/return/{return_id:int}", sb.api(get_return), methods=["GET"]),

@@ -8,6 +8,8 @@
   GraphQL answer carries extensions.cost.
 - Webhooks to subscribed URLs (webhooks.py), a storefront that places orders
   (storefront.py, POST /_sandbox/checkouts), and the shared control routes.
+- POST /_sandbox/orders/{id}/payment {"outcome": "paid" | "voided" | "expired"}: a pending
+  payment settles outside the Admin API (orders.settle_payment).
 """
 
 from __future__ import annotations
@@ -110,6 +112,8 @@ class ShopifySandbox(VendorSandbox):
         return [
             Route("/admin/api/{version}/graphql.json", self.graphql_endpoint, methods=["POST"]),
             Route("/_sandbox/checkouts", self.checkouts_endpoint, methods=["POST"]),
+            Route("/_sandbox/returns/request", self.return_request_endpoint, methods=["POST"]),
+            Route("/_sandbox/orders/{order_id:int}/payment", self.payment_endpoint, methods=["POST"]),
         ]
 
     # --- the Admin GraphQL endpoint ---------------------------------------------------------
@@ -207,6 +211,42 @@ class ShopifySandbox(VendorSandbox):
         except (ValueError, KeyError, TypeError) as exc:
             return JSONResponse({"error": str(exc)}, status_code=422)
 
+    async def payment_endpoint(self, request: Request) -> Response:
+        """POST /_sandbox/orders/{id}/payment {"outcome": "paid" | "voided" | "expired"}: a
+        pending payment settles (orders.settle_payment)."""
+        from storeops.sandbox.shopify.orders import OrderRefused, settle_payment
+
+        order = self.store.orders.get(request.path_params["order_id"])
+        if order is None:
+            return JSONResponse({"error": "no such order"}, status_code=404)
+        try:
+            body = await request.json()
+            outcome = str((body or {}).get("outcome", "paid"))
+        except (ValueError, AttributeError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=422)
+        if outcome not in ("paid", "voided", "expired"):
+            return JSONResponse({"error": "outcome must be paid, voided or expired"}, status_code=422)
+        try:
+            settle_payment(self.store, order, outcome)
+        except OrderRefused as refused:
+            return JSONResponse({"error": refused.message}, status_code=409)
+        return JSONResponse({"id": order.id, "financial_status": order.financial_status})
+
+    async def return_request_endpoint(self, request: Request) -> Response:
+        """POST /_sandbox/returns/request: a buyer asks for a return (customer_returns.py)."""
+        from storeops.sandbox.shopify.customer_returns import request_return
+        from storeops.sandbox.shopify.orders import OrderRefused
+
+        try:
+            body = await request.json()
+            if not isinstance(body, dict):
+                raise ValueError("body must be a JSON object")
+            return JSONResponse(request_return(self.store, body), status_code=201)
+        except (ValueError, TypeError, AttributeError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=422)
+        except OrderRefused as refused:
+            return JSONResponse({"error": refused.message}, status_code=409)
+
     # --- state ------------------------------------------------------------------------------
     def dump_state(self) -> dict[str, Any]:
         from storeops.sandbox.shopify.orders import fulfillment_status, total
@@ -235,6 +275,11 @@ class ShopifySandbox(VendorSandbox):
             "webhooks": {"sent": self.emitter.sent[-500:], "deliveries": self.emitter.sender.log[-500:],
                          "queued": len(self.emitter.sender.queue)},
             "inventory": inventory,
+            "refunds": [{"id": r.id, "order_id": r.order_id, "amount": str(r.total), "note": r.note,
+                         "shipping": str(r.shipping_amount),
+                         "lines": [{"line_item_id": li.line_item_id, "quantity": li.quantity,
+                                    "restock_type": li.restock_type} for li in r.line_items]}
+                        for r in store.refunds.values()],
         }
 
 

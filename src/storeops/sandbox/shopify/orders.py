@@ -355,3 +355,29 @@ def create_return(store: Store, order: Order, lines: list[tuple[int, int, str]])
     order.return_ids.append(record.id)
     touch_order(store, order)
     return record
+
+
+def settle_payment(store: Store, order: Order, outcome: str) -> None:
+    """The buyer's pending payment settles outside the Admin API (a payment link paid, a
+    bank transfer arriving, an authorization lapsing). `outcome`: "paid" captures it (a
+    sale transaction; orders/paid + orders/updated), "voided" or "expired" leaves the order
+    unpaid with that financial status (orders/updated)."""
+    if order.cancelled_at is not None:
+        raise OrderRefused("Order is cancelled.", ["orderId"], "INVALID")
+    if order.financial_status not in ("pending", "authorized", "voided", "expired"):
+        raise OrderRefused(f"Order is {order.financial_status}: nothing to settle.", ["orderId"], "INVALID")
+    if outcome not in ("paid", "voided", "expired"):
+        raise OrderRefused("outcome must be paid, voided or expired", ["outcome"], "INVALID")
+    stamp = now()
+    for t in order.transactions:
+        if t.status == "pending":
+            t.status = "success" if outcome == "paid" else "failure"
+    if outcome == "paid":
+        order.transactions.append(Transaction(id=store.ids.next(), kind="sale", status="success",
+                                              amount=total(order) - received(order), gateway=order.gateway,
+                                              created_at=stamp))
+    order.financial_status = outcome
+    order.updated_at = stamp
+    if outcome == "paid":
+        store.emit("orders/paid", lambda: order_payload(store, order))
+    store.emit("orders/updated", lambda: order_payload(store, order))

@@ -115,6 +115,8 @@ class Product(Record):
     updated_at: datetime
     published_at: datetime | None
     status: str = "ACTIVE"
+    seo_title: str | None = None  # None: Shopify falls back to the title / description
+    seo_description: str | None = None
 
 
 @dataclass

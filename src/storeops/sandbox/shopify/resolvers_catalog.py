@@ -9,6 +9,7 @@ from graphql import GraphQLResolveInfo
 from storeops.sandbox.shopify import search
 from storeops.sandbox.shopify.graph import connection, resolves, sort_key, store_of
 from storeops.sandbox.shopify.ids import CURRENCY, gid, iso_z, money_v2, parse_gid
+from storeops.sandbox.shopify.mutations import err, mutation
 from storeops.sandbox.shopify.payloads import option_id
 from storeops.sandbox.shopify.records import InventoryItem, InventoryLevel, Location, Product, Variant
 from storeops.sandbox.shopify.store import Store
@@ -253,3 +254,45 @@ def level_quantities(level: InventoryLevel, info: Info, names: list[str]) -> lis
     return [{"id": f"gid://shopify/InventoryQuantity/{level.location_id}?inventory_item_id={level.item_id}"
                    f"&name={name}", "name": name, "quantity": level.quantities[name], "updatedAt": level.updated_at}
             for name in names if name in level.quantities]
+
+
+# --- product content (productUpdate, 2026-07: `product: ProductUpdateInput`) ----------------
+@resolves("Product", "seo")
+def product_seo(p: Product, info: Info) -> dict[str, Any]:
+    return {"title": p.seo_title, "description": p.seo_description}
+
+
+PRODUCT_TITLE_MAX = 255
+
+
+@mutation("productUpdate")
+def product_update(_: Any, info: Info, product: dict[str, Any] | None = None, **args: Any) -> dict[str, Any]:
+    """Title, descriptionHtml, seo, vendor, productType, tags and status; other inputs are refused
+    with a userError rather than silently ignored."""
+    store = store_of(info)
+    fields = product or args.get("input") or {}
+    found = store.products.get(parse_gid(fields.get("id") or "", "Product") or 0)
+    if found is None:
+        return {"product": None, "userErrors": [err("Product does not exist", ["id"])]}
+    supported = {"id", "title", "descriptionHtml", "seo", "vendor", "productType", "tags", "status"}
+    # graphql-core fills input defaults in (deleteConflictingConstrainedMetafields: false).
+    unsupported = sorted(k for k, v in fields.items() if k not in supported and v not in (None, False))
+    if unsupported:
+        return {"product": None,
+                "userErrors": [err(f"The sandbox does not emulate {unsupported[0]}", [unsupported[0]])]}
+    title = fields.get("title")
+    if title is not None and not str(title).strip():
+        return {"product": None, "userErrors": [err("Title can't be blank", ["title"])]}
+    if title is not None and len(title) > PRODUCT_TITLE_MAX:
+        return {"product": None, "userErrors": [err(f"Title is too long (maximum is {PRODUCT_TITLE_MAX} characters)",
+                                                    ["title"])]}
+    for name, attr in (("title", "title"), ("descriptionHtml", "description_html"), ("vendor", "vendor"),
+                       ("productType", "product_type"), ("tags", "tags"), ("status", "status")):
+        if fields.get(name) is not None:
+            setattr(found, attr, fields[name])
+    seo = fields.get("seo")
+    if seo is not None:
+        found.seo_title = seo.get("title", found.seo_title)
+        found.seo_description = seo.get("description", found.seo_description)
+    store.touch_product(found)
+    return {"product": found, "userErrors": []}

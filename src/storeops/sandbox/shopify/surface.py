@@ -32,7 +32,7 @@ SURFACE: dict[str, list[str]] = {
     ],
     "Mutation": [
         "inventorySetQuantities", "inventoryAdjustQuantities", "fulfillmentCreate", "refundCreate",
-        "returnCreate", "orderCancel", "tagsAdd", "tagsRemove", "metafieldsSet",
+        "returnCreate", "orderCancel", "tagsAdd", "tagsRemove", "metafieldsSet", "productUpdate",
         "webhookSubscriptionCreate", "webhookSubscriptionDelete",
     ],
     # --- interfaces ---------------------------------------------------------------------
@@ -57,8 +57,9 @@ SURFACE: dict[str, list[str]] = {
     "Product": [
         "id", "legacyResourceId", "title", "handle", "descriptionHtml", "vendor", "productType", "status",
         "tags", "createdAt", "updatedAt", "publishedAt", "totalInventory", "tracksInventory",
-        "hasOnlyDefaultVariant", "options", "variants", "variantsCount",
+        "hasOnlyDefaultVariant", "options", "variants", "variantsCount", "seo",
     ],
+    "SEO": [LEAF],
     "ProductOption": ["id", "name", "position", "values"],
     "Count": [LEAF],
     "ProductVariant": [
@@ -176,6 +177,7 @@ SURFACE: dict[str, list[str]] = {
     "TagsAddPayload": ["node", "userErrors"],
     "TagsRemovePayload": ["node", "userErrors"],
     "MetafieldsSetPayload": ["metafields", "userErrors"],
+    "ProductUpdatePayload": ["product", "userErrors"],
     "WebhookSubscriptionCreatePayload": ["webhookSubscription", "userErrors"],
     "WebhookSubscriptionDeletePayload": ["deletedWebhookSubscriptionId", "userErrors"],
 }
