@@ -267,3 +267,47 @@ def test_tfidf_matches_scikit_learn() -> None:
         order = [reference.vocabulary_[t] for t in sorted(ours.vocabulary, key=ours.vocabulary.__getitem__)]
         expected = reference.transform(texts).toarray()[:, order]
         np.testing.assert_allclose(ours.transform([normalize(t) for t in texts]).toarray(), expected, atol=1e-6)
+
+
+def test_train_intents_cli_adds_the_shops_intent_and_the_worker_loads_it(tmp_path: Path) -> None:
+    source = tmp_path / "labelled.csv"
+    with source.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["ticket", "text", "intent"])
+        for n, example in enumerate(_product_questions()):
+            writer.writerow([n, example.text, example.intent])
+    out = tmp_path / "model"
+    result = CliRunner().invoke(ai_app, ["train-intents", "--examples", str(source), "--out", str(out),
+                                         "--base-sample", "3000"])
+    assert result.exit_code == 0, result.output
+    assert "new intents: product_question" in result.output
+    assert "accuracy on 12 held-out shop examples" in result.output  # every 5th of 64
+    retrained = Triage.load(out)
+    assert retrained.classify("does the wool coat come in a size medium?").intent == "product_question"
+    assert retrained.classify("I want to cancel my order").intent == "cancel_order"
+
+    from storeops.core.settings import Settings
+    from storeops.db.session import Database
+    from storeops.flows import support
+    from storeops.flows.runtime import Worker
+
+    settings = Settings(data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path / 'w.db'}",
+                        triage_model_dir=out, log_json=False)
+    try:
+        Worker(settings, Database(settings.resolved_database_url))
+        assert "product_question" in support._triage_model().intents
+    finally:
+        support.load_model(load_default_model())  # later tests in this process get the shipped one
+
+
+def test_train_intents_cli_refuses_bad_examples_and_writes_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,label\nhello,greeting\n", encoding="utf-8")
+    out = tmp_path / "model"
+    result = CliRunner().invoke(ai_app, ["train-intents", "--examples", str(bad), "--out", str(out)])
+    assert result.exit_code == 2 and "missing column(s) intent" in result.output
+    bad.write_text("text,intent\nhello,Not A Name\n", encoding="utf-8")
+    result = CliRunner().invoke(ai_app, ["train-intents", "--examples", str(bad), "--out", str(out),
+                                         "--base-sample", "500"])
+    assert result.exit_code == 2 and "is not a lowercase name" in result.output
+    assert not out.exists()

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     worker_poll_interval_s: float = Field(default=0.05, gt=0)
     inbox_lease_s: float = Field(default=60.0, gt=0, description="a claimed event is retried after this")
     executor_id: str | None = None
+    triage_model_dir: Path | None = Field(
+        default=None, description="a triage model from `storeops ai train-intents` (default: the shipped one)"
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -15,7 +15,7 @@ from storeops.db.session import Database
 from storeops.engine.inbox import InboxProcessor, InboxPump
 from storeops.engine.outbox import OutboxRelay
 from storeops.engine.workflows import Engine
-from storeops.flows import orders
+from storeops.flows import orders, support
 from storeops.flows.intake import handler_for
 
 log = structlog.get_logger(__name__)
@@ -57,8 +57,14 @@ class Worker:
             idle_s=settings.worker_poll_interval_s,
         )
         self.relay = OutboxRelay(db, self.engine)
-        # The order flow builds vendor connectors from the shop's encrypted credentials.
+        # The flows build vendor connectors from the shop's encrypted credentials.
         orders.configure(db, SecretBox(load_or_create_key(settings.ensure_data_dir(), settings.secret_key)))
+        if settings.triage_model_dir is not None:
+            # The merchant's own model (storeops ai train-intents); loaded now, so a bad
+            # path stops the worker at start rather than at the first ticket.
+            from storeops.ai.triage import Triage
+
+            support.load_model(Triage.load(settings.triage_model_dir))
         self._stop = threading.Event()
         self._relay_thread: threading.Thread | None = None
 
