@@ -191,3 +191,42 @@ def test_gorgias_5xx_and_429s_are_retried_and_each_reply_is_sent_once(
     time.sleep(1.5)
     assert len(agent_messages(gorgias_ticket(sandboxes, tid), public=True)) == 2
     assert len(ticket_records(db, shop, tid)) == 2
+
+
+def test_a_cancel_request_before_shipment_cancels_in_shopify_and_shipbob(
+        db: Database, sandboxes: dict[str, dict[str, Any]], shop: str, worker: Worker) -> None:
+    [placed] = checkout(sandboxes, {"customer": {"email": "cancel@example.com", "first_name": "Cal"}})
+    oid = placed["order_id"]
+    order = wait_for(lambda: (o := stored_order(db, shop, oid)) and o.shipbob_order_id and o, "order at ShipBob")
+    created = write_in(sandboxes, "cancel@example.com", "Cancel please",
+                       f"Hi, please cancel my order {order.name}.")
+    ticket_id = created["ticket_id"]
+    ticket = wait_for(lambda: (t := gorgias_ticket(sandboxes, ticket_id)) and agent_messages(t, public=True) and t,
+                      "the reply in Gorgias")
+    [reply] = agent_messages(ticket, public=True)
+    assert order.name in reply["body_text"] and "cancelled" in reply["body_text"]
+    # The promise is kept: Shopify cancels (refund, restock), and ShipBob follows from orders/cancelled.
+    shopify = wait_for(lambda: (o := next(x for x in state(sandboxes, "shopify")["orders"] if x["id"] == oid))
+                       and o.get("cancelled_at") and o, "the order cancelled in Shopify", timeout=30)
+    assert shopify["cancelled_at"]
+    wait_for(lambda: [o for o in state(sandboxes, "shipbob")["orders"]
+                      if o["reference_id"] == str(oid) and o["status"] == "Cancelled"], "ShipBob cancelled", timeout=30)
+    with db.session(shop) as session:
+        sent = session.scalars(select(OutboxMessage).where(OutboxMessage.target == "orders.cancel_order")).all()
+    assert len(sent) == 1
+
+
+def test_a_cancel_request_after_shipment_is_answered_and_nothing_is_cancelled(
+        db: Database, sandboxes: dict[str, dict[str, Any]], shop: str, worker: Worker) -> None:
+    [placed] = checkout(sandboxes, {"customer": {"email": "late@example.com", "first_name": "Lee"}})
+    order = ship(sandboxes, db, shop, placed["order_id"])
+    created = write_in(sandboxes, "late@example.com", "Cancel", f"Please cancel order {order.name}.")
+    ticket = wait_for(lambda: (t := gorgias_ticket(sandboxes, created["ticket_id"]))
+                      and agent_messages(t, public=True) and t, "the reply in Gorgias")
+    [reply] = agent_messages(ticket, public=True)
+    assert "already shipped" in reply["body_text"] and order.tracking_number in reply["body_text"]
+    time.sleep(1)
+    with db.session(shop) as session:
+        assert session.scalars(select(OutboxMessage).where(OutboxMessage.target == "orders.cancel_order")).all() == []
+    shopify = next(x for x in state(sandboxes, "shopify")["orders"] if x["id"] == placed["order_id"])
+    assert not shopify.get("cancelled_at")

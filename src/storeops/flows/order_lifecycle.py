@@ -475,6 +475,41 @@ def shopify_cancel_order(shop_id: str, payload: dict[str, Any], key: str) -> dic
     return result
 
 
+@action("orders.cancel_order", queue=order_flow.SHOPIFY_QUEUE.name)
+def customer_cancel_order(shop_id: str, payload: dict[str, Any], key: str) -> dict[str, Any]:
+    """A customer asked to cancel (the support flow promised it): only before the order left
+    the warehouse. Shopify cancels it with a refund to the original payment and a restock;
+    its orders/cancelled webhook then cancels the ShipBob order (on_order_cancelled), and a
+    ShipBob refusal there (it shipped meanwhile) opens a cancel_failed exception. An order
+    we already know shipped is not cancelled: a person gets a cancel_failed exception."""
+    db, box = deps()
+    order_id = str(payload["order_id"])
+    with db.session(shop_id) as session:
+        order = orders.find(session, order_id)
+        if order is None:
+            raise InvalidInput(f"no order {order_id}", field="order_id")
+        gid, shipped = order.gid, order.status in (states.SHIPPED, states.DELIVERED) or bool(order.tracking_number)
+        if shipped:
+            row = exceptions.open_exception(
+                session, shop_id, order_id, exceptions.CANCEL_FAILED,
+                f"The customer asked to cancel ({payload.get('source') or 'support'}), but the order has shipped",
+                {"decision_id": payload.get("decision_id"), "source": payload.get("source")})
+            result: dict[str, Any] = {"outcome": "shipped", "exception_id": row.id}
+    if shipped:
+        _note(shop_id, payload, key, "refused", result)
+        return result
+    with closing(connector_for(db, box, shop_id, "shopify")) as connector:
+        client = cast(ShopifyClient, connector)
+        current = client.get_order(gid or f"gid://shopify/Order/{order_id}")
+        if current.cancelled_at is not None:
+            result = {"outcome": "already_cancelled"}
+        else:
+            client.cancel_order(current.id, reason="CUSTOMER", restock=True, refund=True)
+            result = {"outcome": "cancelled"}
+    _note(shop_id, payload, key, "done", result)
+    return result
+
+
 # --- refunds ---------------------------------------------------------------------------------
 
 

@@ -86,7 +86,9 @@ RECENT = timedelta(days=7)
 MAX_ORDERS = 20
 TRACKED_STATUSES = ("routed", "shadowed", "held", "new")
 # Order-flow actions that would carry out what a reply promises, if another flow registers them.
-PROMISE_ACTIONS = {"cancel_order": ("shopify.cancel_order", "orders.cancel_order")}
+# The order flow's action for each promise a reply may make (orders.cancel_order checks the
+# order has not shipped, and cancels in Shopify; ShipBob follows from orders/cancelled).
+PROMISE_ACTIONS = {"cancel_order": ("orders.cancel_order",)}
 
 
 class _Context:
