@@ -15,6 +15,7 @@ from storeops.db.session import Database
 from storeops.domain.decisions.models import DecisionRecord
 from storeops.domain.inventory.models import AMAZON, SHOPIFY, ChannelListing, InventoryAlert, Reservation
 from storeops.engine.models import OutboxMessage
+from storeops.flows import context as flow_context
 from storeops.flows import inventory as flow
 from storeops.flows.runtime import Worker
 
@@ -155,7 +156,7 @@ def test_drift_injected_into_shopify_and_amazon_is_repaired_by_the_true_up(
     from storeops.connectors.shopify.client import ShopifyClient
     from storeops.flows.demo import connector_for
 
-    db_, box = flow._deps()
+    db_, box = flow_context.deps()
     with connector_for(db_, box, shop, "shopify") as raw:
         shopify = raw if isinstance(raw, ShopifyClient) else None
         assert shopify is not None
@@ -196,7 +197,7 @@ def test_a_concurrent_change_on_shopify_is_not_overwritten_blindly(
     from storeops.connectors.shopify.client import ShopifyClient
     from storeops.flows.demo import connector_for
 
-    db_, box = flow._deps()
+    db_, box = flow_context.deps()
     with db.session(shop) as session:
         row = session.scalar(select(ChannelListing).where(ChannelListing.channel == SHOPIFY,
                                                           ChannelListing.sku == SKU, ChannelListing.location == "2"))
