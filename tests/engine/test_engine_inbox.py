@@ -25,6 +25,7 @@ from storeops.engine.inbox import (
     claim_batch,
     insert_events,
     pending_count,
+    release_leases,
     requeue,
 )
 from storeops.engine.models import InboxEvent
@@ -127,6 +128,14 @@ def test_leased_events_are_not_claimed_again_until_the_lease_expires(db: Databas
     assert processor(db, worker="b").process(ids).processed == 2
     time.sleep(0.1)
     assert claim_batch(db, limit=10, lease_s=30, worker="c") == []
+
+
+def test_released_leases_make_a_killed_workers_events_claimable_at_once(db: Database, shop_id: str) -> None:
+    ids = add_events(db, shop_id, "customers/create", [customer(1), customer(2), customer(3)])
+    assert claim_batch(db, limit=2, lease_s=300, worker="killed") == ids[:2]
+    assert processor(db, worker="killed").process(ids[:1]).processed == 1  # settled before the kill
+    assert release_leases(db) == 1  # only the pending one it held
+    assert claim_batch(db, limit=10, lease_s=30, worker="restarted") == ids[1:]
 
 
 def test_claim_takes_the_oldest_up_to_the_limit(db: Database, shop_id: str) -> None:

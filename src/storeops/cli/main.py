@@ -37,6 +37,7 @@ from storeops.cli import (
 )
 from storeops.cli.common import bootstrap, console, fail, load, open_database
 from storeops.core.settings import Settings
+from storeops.engine.inbox import release_leases
 from storeops.flows.runtime import Worker
 from storeops.sandbox.runner import SANDBOXES, SandboxCluster
 from storeops.web.app import StoreopsApp, create_app
@@ -271,6 +272,8 @@ def up(
     # sandbox gets it (and a port already taken is reported before anything starts).
     held = _hold_port(settings.host, settings.port) if demo else None
     db = bootstrap(settings)
+    # One process does all the work here: events a killed predecessor had claimed are ours now.
+    release_leases(db)
     web = create_app(settings, db, worker=Worker(settings, db))
     session: DemoSession | None = None
     if demo:

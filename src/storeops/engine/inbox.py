@@ -407,6 +407,20 @@ def requeue(db: Database, inbox_ids: Sequence[int]) -> int:
         )).rowcount
 
 
+def release_leases(db: Database) -> int:
+    """Make every pending event claimable now. For the one-process embedded mode at start:
+    leases left by a killed predecessor would otherwise hold its events back until they
+    expire. (Safe even if another worker were alive: settling an event checks its status,
+    so a second run of one event changes nothing.)"""
+    with db.system_session() as session:
+        return cast(CursorResult[Any], session.execute(
+            update(InboxEvent)
+            .where(InboxEvent.status == PENDING, InboxEvent.lease_until.is_not(None))
+            .values(lease_until=None)
+            .execution_options(synchronize_session=False)
+        )).rowcount
+
+
 def pending_count(db: Database) -> int:
     from sqlalchemy import func
 
