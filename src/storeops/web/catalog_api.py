@@ -27,8 +27,7 @@ from storeops.domain.catalog import services as catalog
 from storeops.domain.catalog.audit import audit
 from storeops.domain.decisions import services as decisions
 from storeops.flows import catalog as flow
-from storeops.web.deps import Admin, BoxDep, DbDep
-from storeops.web.orders_api import _shop_id
+from storeops.web.deps import Admin, BoxDep, DbDep, shop_id_for
 
 router = APIRouter(prefix="/api/v1/catalog", dependencies=[Admin], tags=["catalog"])
 
@@ -84,7 +83,7 @@ def product_list(db: Any, shop_id: str) -> list[dict[str, Any]]:
 
 @router.get("/products")
 def list_products(db: DbDep, shop: str | None = None) -> list[dict[str, Any]]:
-    return product_list(db, _shop_id(db, shop))
+    return product_list(db, shop_id_for(db, shop))
 
 
 def product_detail(db: Any, shop_id: str, handle: str) -> dict[str, Any]:
@@ -117,7 +116,7 @@ def product_detail(db: Any, shop_id: str, handle: str) -> dict[str, Any]:
 @router.get("/products/{handle}")
 def get_product(handle: str, db: DbDep, shop: str | None = None) -> dict[str, Any]:
     try:
-        return product_detail(db, _shop_id(db, shop), handle)
+        return product_detail(db, shop_id_for(db, shop), handle)
     except NotFound as exc:
         raise _refuse(exc) from exc
 
@@ -128,7 +127,7 @@ def edit_product(handle: str, body: ProductEdit, db: DbDep, box: BoxDep, shop: s
     if not changes:
         raise HTTPException(422, {"error": "nothing to change", "field": None})
     try:
-        return flow.apply_edit(db, box, _shop_id(db, shop), handle, changes)
+        return flow.apply_edit(db, box, shop_id_for(db, shop), handle, changes)
     except (NotFound, InvalidInput, ConfigError, VendorError) as exc:
         raise _refuse(exc) from exc
 
@@ -137,21 +136,21 @@ def edit_product(handle: str, body: ProductEdit, db: DbDep, box: BoxDep, shop: s
 def preview(handle: str, channel: str, db: DbDep, box: BoxDep, shop: str | None = None,
             live: bool = True) -> dict[str, Any]:
     try:
-        return flow.preview(db, box, _shop_id(db, shop), handle, channel, live=live)
+        return flow.preview(db, box, shop_id_for(db, shop), handle, channel, live=live)
     except (NotFound, InvalidInput) as exc:
         raise _refuse(exc) from exc
 
 
 @router.get("/audit")
 def get_audit(db: DbDep, shop: str | None = None) -> dict[str, Any]:
-    return flow.audit_catalog(db, _shop_id(db, shop)).as_dict()
+    return flow.audit_catalog(db, shop_id_for(db, shop)).as_dict()
 
 
 @router.post("/import")
 def import_products(body: ImportIn, db: DbDep, box: BoxDep, shop: str | None = None) -> dict[str, Any]:
     if (body.csv is None) == (not body.shopify):
         raise HTTPException(422, {"error": "give exactly one of csv or shopify", "field": "csv"})
-    shop_id = _shop_id(db, shop)
+    shop_id = shop_id_for(db, shop)
     try:
         result = flow.import_csv(db, shop_id, body.csv) if body.csv is not None else \
             flow.import_shopify(db, box, shop_id, body.query)
@@ -162,7 +161,7 @@ def import_products(body: ImportIn, db: DbDep, box: BoxDep, shop: str | None = N
 
 @router.post("/publish")
 def publish(body: PublishIn, db: DbDep, box: BoxDep, shop: str | None = None) -> dict[str, Any]:
-    shop_id = _shop_id(db, shop)
+    shop_id = shop_id_for(db, shop)
     try:
         compiled = flow.compile_renditions(db, box, shop_id, handles=body.handles,
                                            amazon_preview=body.amazon_preview)
@@ -173,13 +172,13 @@ def publish(body: PublishIn, db: DbDep, box: BoxDep, shop: str | None = None) ->
 
 @router.get("/consistency")
 def consistency(db: DbDep, shop: str | None = None) -> dict[str, Any]:
-    with db.session(_shop_id(db, shop)) as session:
+    with db.session(shop_id_for(db, shop)) as session:
         return catalog.consistency(session)
 
 
 @router.post("/consistency")
 def check_consistency(db: DbDep, box: BoxDep, shop: str | None = None, repair: bool = True) -> dict[str, Any]:
     try:
-        return flow.check_consistency(db, box, _shop_id(db, shop), repair=repair)
+        return flow.check_consistency(db, box, shop_id_for(db, shop), repair=repair)
     except (ConfigError, VendorError) as exc:
         raise _refuse(exc) from exc

@@ -17,11 +17,10 @@ from typing import Any, Literal
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from storeops.core.errors import InvalidInput, NotFound
+from storeops.core.errors import InvalidInput
 from storeops.domain.inventory import services as stock
-from storeops.domain.shops import services as shops
 from storeops.flows import inventory as inventory_flow
-from storeops.web.deps import Admin, DbDep
+from storeops.web.deps import Admin, DbDep, shop_id_for
 
 router = APIRouter(prefix="/api/v1", dependencies=[Admin], tags=["inventory"])
 
@@ -40,17 +39,6 @@ class ModeIn(BaseModel):
     mode: Literal["off", "shadow", "live"]
 
 
-def shop_id_of(db: Any, shop: str | None) -> str:
-    with db.system_session() as session:
-        if shop is None:
-            found = shops.list_shops(session)
-            if len(found) != 1:
-                raise HTTPException(422, {"error": "name the shop (?shop=<id or domain>)", "field": "shop"})
-            return str(found[0].id)
-        try:
-            return shops.find_shop(session, shop).id
-        except NotFound as exc:
-            raise HTTPException(404, str(exc)) from exc
 
 
 def alert_view(alert: Any) -> dict[str, Any]:
@@ -61,7 +49,7 @@ def alert_view(alert: Any) -> dict[str, Any]:
 @router.get("/inventory")
 def list_inventory(db: DbDep, shop: str | None = None, sku: str | None = None,
                    limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)) -> dict[str, Any]:
-    shop_id = shop_id_of(db, shop)
+    shop_id = shop_id_for(db, shop)
     with db.session(shop_id) as session:
         return {"shop": shop_id, "mode": inventory_flow.mode(session, shop_id),
                 "policies": {c: vars(p) for c, p in stock.policies(session).items()},
@@ -71,14 +59,14 @@ def list_inventory(db: DbDep, shop: str | None = None, sku: str | None = None,
 
 @router.get("/inventory/alerts")
 def list_alerts(db: DbDep, shop: str | None = None) -> dict[str, Any]:
-    shop_id = shop_id_of(db, shop)
+    shop_id = shop_id_for(db, shop)
     with db.session(shop_id) as session:
         return {"alerts": [alert_view(a) for a in stock.open_alerts(session)]}
 
 
 @router.put("/inventory/policies/{channel}")
 def put_policy(channel: str, body: PolicyIn, db: DbDep, shop: str | None = None) -> dict[str, Any]:
-    shop_id = shop_id_of(db, shop)
+    shop_id = shop_id_for(db, shop)
     try:
         with db.session(shop_id) as session:
             policy = stock.set_policy(session, shop_id, channel, safety_buffer=body.safety_buffer,
@@ -92,7 +80,7 @@ def put_policy(channel: str, body: PolicyIn, db: DbDep, shop: str | None = None)
 
 @router.put("/inventory/thresholds/{sku}")
 def put_threshold(sku: str, body: ThresholdIn, db: DbDep, shop: str | None = None) -> dict[str, Any]:
-    shop_id = shop_id_of(db, shop)
+    shop_id = shop_id_for(db, shop)
     with db.session(shop_id) as session:
         stock.set_threshold(session, shop_id, sku, body.low_stock)
         stock.refresh_targets(session, shop_id, [sku])
@@ -101,7 +89,7 @@ def put_threshold(sku: str, body: ThresholdIn, db: DbDep, shop: str | None = Non
 
 @router.put("/inventory/mode")
 def put_mode(body: ModeIn, db: DbDep, shop: str | None = None) -> dict[str, Any]:
-    shop_id = shop_id_of(db, shop)
+    shop_id = shop_id_for(db, shop)
     with db.session(shop_id) as session:
         inventory_flow.set_mode(session, shop_id, body.mode)
     return {"automation": inventory_flow.AUTOMATION, "mode": body.mode}

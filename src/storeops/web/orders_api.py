@@ -30,9 +30,8 @@ from storeops.domain.orders import services as orders
 from storeops.domain.orders.exceptions import OrderException
 from storeops.domain.orders.models import Order
 from storeops.domain.orders.substitution import SubstitutionRules
-from storeops.domain.shops import services as shops
 from storeops.flows import orders as order_flow
-from storeops.web.deps import Admin, DbDep
+from storeops.web.deps import Admin, DbDep, shop_id_for
 
 router = APIRouter(prefix="/api/v1", dependencies=[Admin], tags=["orders"])
 
@@ -41,17 +40,6 @@ class ModeIn(BaseModel):
     mode: Literal["off", "shadow", "live"]
 
 
-def _shop_id(db: Any, shop: str | None) -> str:
-    with db.system_session() as session:
-        if shop is None:
-            found = shops.list_shops(session)
-            if len(found) != 1:
-                raise HTTPException(422, {"error": "name the shop (?shop=<id or domain>)", "field": "shop"})
-            return str(found[0].id)
-        try:
-            return shops.find_shop(session, shop).id
-        except NotFound as exc:
-            raise HTTPException(404, str(exc)) from exc
 
 
 def order_view(o: Order) -> dict[str, Any]:
@@ -77,7 +65,7 @@ def decision_view(r: DecisionRecord) -> dict[str, Any]:
 @router.get("/orders")
 def list_orders(db: DbDep, shop: str | None = None, status: str | None = None,
                 limit: int = Query(default=100, ge=1, le=1000)) -> list[dict[str, Any]]:
-    shop_id = _shop_id(db, shop)
+    shop_id = shop_id_for(db, shop)
     query = select(Order).order_by(Order.id.desc()).limit(limit)
     if status:
         query = query.where(Order.status == status)
@@ -87,7 +75,7 @@ def list_orders(db: DbDep, shop: str | None = None, status: str | None = None,
 
 @router.get("/orders/{order_id}")
 def get_order(order_id: str, db: DbDep, shop: str | None = None) -> dict[str, Any]:
-    shop_id = _shop_id(db, shop)
+    shop_id = shop_id_for(db, shop)
     with db.session(shop_id) as session:
         order = orders.find(session, order_id)
         if order is None:
@@ -98,14 +86,14 @@ def get_order(order_id: str, db: DbDep, shop: str | None = None) -> dict[str, An
 
 @router.get("/automations")
 def list_automations(db: DbDep, shop: str | None = None) -> dict[str, str]:
-    shop_id = _shop_id(db, shop)
+    shop_id = shop_id_for(db, shop)
     with db.session(shop_id) as session:
         return decisions.modes(session, shop_id)
 
 
 @router.put("/automations/{automation}")
 def set_automation(automation: str, body: ModeIn, db: DbDep, shop: str | None = None) -> dict[str, str]:
-    shop_id = _shop_id(db, shop)
+    shop_id = shop_id_for(db, shop)
     try:
         with db.session(shop_id) as session:
             decisions.set_mode(session, shop_id, automation, body.mode)
@@ -148,7 +136,7 @@ def exception_view(row: OrderException, order: Order | None = None) -> dict[str,
 def list_exceptions(db: DbDep, shop: str | None = None, status: str | None = None, kind: str | None = None,
                     order: str | None = None, limit: int = Query(default=200, ge=1, le=1000)) -> list[dict[str, Any]]:
     """Exceptions, newest first; status = open | waiting | resolved | unresolved."""
-    shop_id = _shop_id(db, shop)
+    shop_id = shop_id_for(db, shop)
     with db.session(shop_id) as session:
         try:
             rows = exceptions.list_exceptions(session, status=status or None, kind=kind or None,
@@ -162,7 +150,7 @@ def list_exceptions(db: DbDep, shop: str | None = None, status: str | None = Non
 
 @router.get("/exceptions/{exception_id}")
 def get_exception(exception_id: int, db: DbDep, shop: str | None = None) -> dict[str, Any]:
-    shop_id = _shop_id(db, shop)
+    shop_id = shop_id_for(db, shop)
     with db.session(shop_id) as session:
         try:
             row = exceptions.get_exception(session, exception_id)
@@ -182,7 +170,7 @@ def act_on_exception(exception_id: int, verb: str, body: ExceptionActionIn, db: 
     routing run again), override (route to `fc`, hold, or backorder). Bad input: 422, nothing changed."""
     if verb not in order_flow.VERBS:
         raise HTTPException(404, f"no action {verb!r} (use {', '.join(order_flow.VERBS)})")
-    shop_id = _shop_id(db, shop)
+    shop_id = shop_id_for(db, shop)
     try:
         order_flow.act_on_exception(db, shop_id, exception_id, verb, by=body.by, note=body.note,
                                     address=body.address, override=body.override, fc=body.fc)
@@ -195,7 +183,7 @@ def act_on_exception(exception_id: int, verb: str, body: ExceptionActionIn, db: 
 
 @router.get("/order-rules/substitution")
 def get_substitution_rules(db: DbDep, shop: str | None = None) -> dict[str, Any]:
-    shop_id = _shop_id(db, shop)
+    shop_id = shop_id_for(db, shop)
     with db.session(shop_id) as session:
         return rules_view(orders.substitution_rules(session))
 
@@ -204,7 +192,7 @@ def get_substitution_rules(db: DbDep, shop: str | None = None) -> dict[str, Any]
 def put_substitution_rules(body: dict[str, Any], db: DbDep, shop: str | None = None,
                            by: str = "admin") -> dict[str, Any]:
     """Replace the shop's stock-shortage rules (a new version); invalid rules: 422, nothing stored."""
-    shop_id = _shop_id(db, shop)
+    shop_id = shop_id_for(db, shop)
     try:
         with db.session(shop_id) as session:
             saved = orders.save_substitution_rules(session, shop_id, body, by)

@@ -25,9 +25,8 @@ from storeops.db.session import Database
 from storeops.domain.decisions import services as decisions
 from storeops.domain.returns import services as returns
 from storeops.domain.returns.models import STATUSES, ReturnRequest
-from storeops.domain.shops import services as shops
 from storeops.flows import returns as returns_flow
-from storeops.web.deps import Admin, DbDep
+from storeops.web.deps import Admin, DbDep, shop_id_for
 
 router = APIRouter(prefix="/api/v1", dependencies=[Admin], tags=["returns"])
 
@@ -51,17 +50,6 @@ class DecisionIn(BaseModel):
     note: str | None = Field(default=None, max_length=500)
 
 
-def shop_id_for(db: Database, shop: str | None) -> str:
-    with db.system_session() as session:
-        if shop is None:
-            found = shops.list_shops(session)
-            if len(found) != 1:
-                raise HTTPException(422, {"error": "name the shop (?shop=<id or domain>)", "field": "shop"})
-            return str(found[0].id)
-        try:
-            return shops.find_shop(session, shop).id
-        except NotFound as exc:
-            raise HTTPException(404, str(exc)) from exc
 
 
 def _refused(exc: InvalidInput) -> HTTPException:

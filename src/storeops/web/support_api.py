@@ -31,8 +31,8 @@ from storeops.domain.shops import services as shops
 from storeops.domain.support import services as support
 from storeops.domain.support.models import SupportTicket, TicketReply
 from storeops.flows import support as support_flow
-from storeops.web.deps import Admin, BoxDep, DbDep
-from storeops.web.orders_api import _shop_id, decision_view
+from storeops.web.deps import Admin, BoxDep, DbDep, shop_id_for
+from storeops.web.orders_api import decision_view
 
 router = APIRouter(prefix="/api/v1/support", dependencies=[Admin], tags=["support"])
 widget_router = APIRouter(tags=["support"])
@@ -82,7 +82,7 @@ def evaluation() -> dict[str, Any]:
 @router.get("/tickets")
 def list_tickets(db: DbDep, shop: str | None = None, status: str | None = None, escalated: bool | None = None,
                  limit: int = Query(default=100, ge=1, le=1000)) -> list[dict[str, Any]]:
-    shop_id = _shop_id(db, shop)
+    shop_id = shop_id_for(db, shop)
     query = select(SupportTicket).order_by(SupportTicket.id.desc()).limit(limit)
     if status:
         query = query.where(SupportTicket.status == status)
@@ -94,7 +94,7 @@ def list_tickets(db: DbDep, shop: str | None = None, status: str | None = None, 
 
 @router.get("/tickets/{ticket_id}")
 def get_ticket(ticket_id: str, db: DbDep, shop: str | None = None) -> dict[str, Any]:
-    shop_id = _shop_id(db, shop)
+    shop_id = shop_id_for(db, shop)
     with db.session(shop_id) as session:
         ticket = support.find_ticket(session, ticket_id)
         if ticket is None:
@@ -107,7 +107,7 @@ def get_ticket(ticket_id: str, db: DbDep, shop: str | None = None) -> dict[str, 
 
 @router.get("/kpis")
 def get_kpis(db: DbDep, shop: str | None = None) -> dict[str, Any]:
-    shop_id = _shop_id(db, shop)
+    shop_id = shop_id_for(db, shop)
     with db.session(shop_id) as session:
         return support.kpis(list(session.scalars(select(SupportTicket))))
 
@@ -123,14 +123,14 @@ def settings_view(found: support.ShopSupportSettings) -> dict[str, Any]:
 
 @router.get("/settings")
 def get_settings(db: DbDep, shop: str | None = None) -> dict[str, Any]:
-    shop_id = _shop_id(db, shop)
+    shop_id = shop_id_for(db, shop)
     with db.session(shop_id) as session:
         return settings_view(support.settings_for(session, shop_id))
 
 
 @router.put("/settings")
 def put_settings(db: DbDep, body: dict[str, Any] = Body(...), shop: str | None = None) -> dict[str, Any]:
-    shop_id = _shop_id(db, shop)
+    shop_id = shop_id_for(db, shop)
     unknown = set(body) - {"rules", "policy"}
     if unknown or not body:
         raise HTTPException(422, {"error": "send rules and/or policy", "field": sorted(unknown)[0] if unknown
@@ -145,7 +145,7 @@ def put_settings(db: DbDep, body: dict[str, Any] = Body(...), shop: str | None =
 
 @router.put("/mode")
 def put_mode(body: ModeIn, db: DbDep, shop: str | None = None) -> dict[str, str]:
-    shop_id = _shop_id(db, shop)
+    shop_id = shop_id_for(db, shop)
     with db.session(shop_id) as session:
         support_flow.set_mode(session, shop_id, body.mode)
     with db.session(shop_id) as session:
