@@ -9,10 +9,12 @@ Every process is stopped in a `finally`.
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import logging
 import signal
 import socket
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -238,3 +240,42 @@ def test_up_demo_alone_starts_sandboxes_and_simulator_and_prints_its_token(
         demo.popen.send_signal(signal.SIGTERM)
         demo.popen.wait(timeout=20)
         assert demo.popen.returncode == 0, demo.describe()
+
+
+# --- slow: stopping while a workflow sleeps -------------------------------------------------
+
+
+@pytest.mark.slow
+def test_sigterm_stops_up_promptly_while_a_payment_sequence_sleeps(
+        tmp_path: Path, storeops_env: dict[str, str], sandboxes: dict[str, dict[str, Any]]) -> None:
+    """An unpaid order starts the payment sequence, whose first act is a durable sleep of an
+    hour. SIGTERM must still end `up` within seconds (once it waited out the sleep: the engine's
+    executor threads are joined at interpreter exit), and the sequence stays pending in the
+    database for the next start."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    file = tmp_path / "sandboxes.json"
+    file.write_text(json.dumps(sandboxes) + "\n")
+    args = ["up", "--demo", "--sandboxes", str(file), "--port", str(port), "--traffic", "0"]
+    with processes() as procs:
+        demo = Proc("up", args, up_env(storeops_env), tmp_path)
+        procs.append(demo)
+        assert wait_healthy(base, demo) < 60
+        body = {"count": 1, "seed": 3, "overrides": [{"lines": [{"sku": "MH01-XS-Orange", "quantity": 1}],
+                                                      "payment": "pending"}]}
+        placed = httpx.post(f"{sandboxes['shopify']['url']}/_sandbox/checkouts", json=body, timeout=30).json()
+        assert placed["checkouts"][0]["financial_status"] == "pending", placed
+
+        def sleeping() -> bool:
+            listed = httpx.get(f"{base}/api/v1/workflows", params={"status": "PENDING"}, headers=headers,
+                               timeout=30).json()
+            return any(w["name"].endswith("orders.payment_retry") for w in listed)
+
+        wait_for("the payment sequence to start its first wait", sleeping, 30, demo.describe)
+        demo.popen.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            demo.popen.wait(timeout=20)
+        assert demo.popen.poll() == 0, f"not stopped {time.monotonic() - started:.0f}s after SIGTERM\n" + \
+            demo.describe()
