@@ -44,6 +44,20 @@ def on_postgres() -> bool:
     return backend().startswith("postgresql")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL, run only the tests that use a database (the `database_url` fixture,
+    directly or through `db`, `settings`, `storeops_env` ...). The others (domain logic, the
+    models, sandboxes, connectors) do the same thing on either run: the SQLite run has them."""
+    if not on_postgres():
+        return
+    kept, dropped = [], []
+    for item in items:
+        (kept if "database_url" in getattr(item, "fixturenames", ()) else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for key in list(os.environ):

@@ -9,12 +9,10 @@ import sys
 from conftest import on_postgres
 
 
-def test_bench_process_drains_exactly_its_events() -> None:
+def test_bench_process_drains_exactly_its_events(database_url: str) -> None:
     args = [sys.executable, "-m", "storeops.cli.main", "bench", "process", "--count", "400", "--json"]
-    if on_postgres():
-        import os
-
-        args += ["--database-url", os.environ["STOREOPS_TEST_DATABASE"]]
+    if on_postgres():  # on SQLite the bench's embedded default (in the test's own directory)
+        args += ["--database-url", database_url]
     done = subprocess.run(args, capture_output=True, text=True, timeout=180, check=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["bench"] == "process"
