@@ -1,15 +1,19 @@
-"""Helpers for tests: signed vendor deliveries."""
+"""Helpers for tests: signed vendor deliveries, waiting for an outcome."""
 
 from __future__ import annotations
 
 import json
 import secrets
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from storeops.connectors.shopify.webhooks import sign
 
 from conftest import SHOP_DOMAIN, SHOP_SECRET
+
+T = TypeVar("T")
 
 
 def shopify_delivery(
@@ -28,3 +32,15 @@ def shopify_delivery(
         "X-Shopify-Hmac-Sha256": sign(body, secret),
     }
     return body, headers
+
+
+def wait_for(probe: Callable[[], T | None], what: str, timeout: float = 30.0, every: float = 0.1) -> T:
+    """Poll `probe` until it returns something truthy, and return that; fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = probe()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(every)

@@ -96,6 +96,29 @@ def test_targets_follow_policies_and_low_stock_alerts_open_and_close(db: Databas
         assert session.scalar(select(InventoryAlert.resolved_at).where(InventoryAlert.kind == "low_stock"))
 
 
+def test_routing_stock_counts_the_orders_own_units_back_and_reassign_moves_them(
+        db: Database, shop_id: str) -> None:
+    seed(db, shop_id, {("A", "1"): 3, ("A", "2"): 1, ("B", "1"): 2})
+    with db.session(shop_id) as session:
+        assert reserve(session, shop_id, "o1", [("A", 2)]).reserved == [("A", "1", 2)]
+        assert reserve(session, shop_id, "o2", [("A", 1)], location="1").ok
+        available, tracked = stock.routing_stock(session, "o1", ["A", "C"])
+        # o1's own 2 units at FC 1 are its to route; o2's unit is not.
+        assert available == {("1", "A"): 2, ("2", "A"): 1} and tracked == {"A"}
+        # Routing sends o1 from FC 2 (1 unit) and FC 1 (1 unit): the holds follow.
+        assert stock.reassign(session, shop_id, "o1", [("A", "2", 1), ("A", "1", 1)])
+        held = session.scalars(select(Reservation).where(Reservation.order_id == "o1", Reservation.status == OPEN))
+        assert sorted((r.location, r.quantity) for r in held) == [("1", 1), ("2", 1)]
+        assert not stock.reassign(session, shop_id, "o1", [("A", "1", 1), ("A", "2", 1)])  # nothing to change
+        assert available_by_location(session, ["A"]) == {("1", "A"): 1, ("2", "A"): 0}
+        with pytest.raises(InvalidInput):
+            stock.reassign(session, shop_id, "o1", [("A", "1", 0)])
+    with db.session(shop_id) as session:  # a released order routed again holds its units again
+        release(session, "o2")
+        assert stock.reassign(session, shop_id, "o2", [("A", "1", 1)])
+        assert session.scalar(select(Reservation.status).where(Reservation.order_id == "o2")) == OPEN
+
+
 def test_a_stock_decrease_below_reservations_bumps_the_newest_orders(db: Database, shop_id: str) -> None:
     seed(db, shop_id, {("A", "1"): 3})
     with db.session(shop_id) as session:

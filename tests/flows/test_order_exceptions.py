@@ -369,6 +369,29 @@ def test_api_override_routes_a_held_order_to_the_chosen_fc(
     assert records(db, shop, oid)[-1].rules[-1] == "override_route@1"
 
 
+def test_api_override_cancels_a_held_order_in_shopify_and_nothing_reaches_shipbob(
+        settings: Settings, db: Database, sandboxes: dict[str, dict[str, Any]], shop: str, worker: Worker) -> None:
+    oid = checkout(sandboxes, address=BAD)
+    [exc] = wait_for(lambda: open_exceptions(db, shop, oid), "an address exception")
+    client = api(settings, db)
+    answer = client.post(f"/api/v1/exceptions/{exc.id}/override",
+                         json={"by": "ops@shop.test", "override": "cancel", "note": "customer unreachable"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["resolution"] == "overridden"
+    shopify = lambda: next(o for o in state(sandboxes, "shopify")["orders"] if str(o["id"]) == oid)  # noqa: E731
+    cancelled = wait_for(lambda: shopify()["cancelled_at"] and shopify(), "the cancel in Shopify")
+    assert cancelled["cancel_reason"] == "other"
+    # Shopify's orders/cancelled comes back through the inbox: the order is cancelled here too.
+    wait_for(lambda: (o := stored(db, shop, oid)) is not None and o.status == "cancelled", "orders/cancelled")
+    record = next(r for r in records(db, shop, oid) if r.outputs.get("action") == "override:cancel")
+    assert record.inputs["by"] == "ops@shop.test"
+    assert [a["target"] for a in record.actions_taken] == ["orders.cancel_order"]
+    assert shipbob_orders(sandboxes, oid) == []
+    # Cancelling again is refused and changes nothing.
+    again = client.post(f"/api/v1/exceptions/{exc.id}/override", json={"by": "ana", "override": "cancel"})
+    assert again.status_code == 422
+
+
 def test_partial_shipment_ships_what_is_there_and_back_orders_the_rest(
         db: Database, sandboxes: dict[str, dict[str, Any]], shop: str, worker: Worker) -> None:
     save_rules(db, shop, {"allow_partial": True})

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import closing
 from typing import Any, TypeVar, cast
 
@@ -41,11 +41,15 @@ CANCEL_ROUTE = "POST /2026-01/order/{order_id:int}:cancel"
 
 
 @pytest.fixture
-def shop(db: Database, box: SecretBox, sandboxes: dict[str, dict[str, Any]], live_app: LiveServer) -> Iterator[str]:
+def shop(db: Database, box: SecretBox, sandboxes: dict[str, dict[str, Any]], live_app: LiveServer) -> str:
     connection = connect_demo_shop(db, box, sandboxes, live_app.url)
     assert connection.ok, connection.as_dict()
-    yield connection.shop_id
-    lifecycle._policies.pop(connection.shop_id, None)
+    return connection.shop_id
+
+
+def set_policy(db: Database, shop: str, policy: lifecycle.PaymentPolicy) -> None:
+    with db.session(shop) as session:
+        lifecycle.set_payment_policy(session, shop, policy, "test")
 
 
 def state(sandboxes: dict[str, dict[str, Any]], vendor: str) -> dict[str, Any]:
@@ -228,7 +232,7 @@ def test_shadow_mode_decides_the_cancel_and_calls_nothing(
 
 def test_unpaid_order_gets_reminders_then_is_routed_once_paid(
         db: Database, sandboxes: dict[str, dict[str, Any]], shop: str, worker: Worker) -> None:
-    lifecycle.set_payment_policy(shop, lifecycle.PaymentPolicy(intervals_s=(1.0, 8.0, 8.0), grace_s=1.0))
+    set_policy(db, shop, lifecycle.PaymentPolicy(intervals_s=(1.0, 8.0, 8.0), grace_s=1.0))
     faults(sandboxes, "klaviyo", fail_next=2, statuses=[429], retry_after_s=0.2)  # the reminder is retried
     placed = checkout(sandboxes, payment="pending")
     oid = placed["order_id"]
@@ -255,7 +259,7 @@ def test_unpaid_order_gets_reminders_then_is_routed_once_paid(
 
 def test_unpaid_order_is_cancelled_in_shopify_and_a_restart_repeats_and_loses_nothing(
         settings: Settings, db: Database, sandboxes: dict[str, dict[str, Any]], shop: str, worker: Worker) -> None:
-    lifecycle.set_payment_policy(shop, lifecycle.PaymentPolicy(intervals_s=(1.0, 2.0, 2.0), grace_s=1.0))
+    set_policy(db, shop, lifecycle.PaymentPolicy(intervals_s=(1.0, 2.0, 2.0), grace_s=1.0))
     oid = checkout(sandboxes, payment="pending")["order_id"]
     wait_for(lambda: reminders(sandboxes, oid), "the first reminder", timeout=20)
     worker.stop()  # mid-sequence: the workflow is in its second durable sleep
@@ -286,7 +290,7 @@ def test_unpaid_order_is_cancelled_in_shopify_and_a_restart_repeats_and_loses_no
 
 def test_policy_can_leave_the_unpaid_order_to_a_person(
         db: Database, sandboxes: dict[str, dict[str, Any]], shop: str, worker: Worker) -> None:
-    lifecycle.set_payment_policy(shop, lifecycle.PaymentPolicy(intervals_s=(1.0,), grace_s=0.5, final="exception"))
+    set_policy(db, shop, lifecycle.PaymentPolicy(intervals_s=(1.0,), grace_s=0.5, final="exception"))
     oid = checkout(sandboxes, payment="pending")["order_id"]
     [exception] = wait_for(lambda: _exceptions(db, shop, oid), "a payment exception", timeout=20)
     assert exception.kind == "payment" and "after 1 reminders" in exception.reason
@@ -298,7 +302,7 @@ def test_policy_can_leave_the_unpaid_order_to_a_person(
 
 def test_a_payment_that_arrives_unheard_is_not_cancelled(
         db: Database, sandboxes: dict[str, dict[str, Any]], shop: str, worker: Worker) -> None:
-    lifecycle.set_payment_policy(shop, lifecycle.PaymentPolicy(intervals_s=(1.0,), grace_s=3.0))
+    set_policy(db, shop, lifecycle.PaymentPolicy(intervals_s=(1.0,), grace_s=3.0))
     oid = checkout(sandboxes, payment="pending")["order_id"]
     wait_for(lambda: records(db, shop, oid, lifecycle.PAYMENT_START_RULE), "the retry decision")
     faults(sandboxes, "shopify", webhook_delay_s=3600)  # the payment's webhooks do not reach us in time

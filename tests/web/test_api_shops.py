@@ -46,6 +46,10 @@ V1_ROUTES = {
     ("put", "/api/v1/inventory/thresholds/{sku}"),
     ("get", "/api/v1/order-rules/substitution"),
     ("put", "/api/v1/order-rules/substitution"),
+    ("get", "/api/v1/order-rules/routing"),
+    ("put", "/api/v1/order-rules/routing"),
+    ("get", "/api/v1/order-rules/payment"),
+    ("put", "/api/v1/order-rules/payment"),
     ("get", "/api/v1/orders"),
     ("get", "/api/v1/orders/{order_id}"),
     ("get", "/api/v1/return-policy"),
@@ -122,27 +126,35 @@ def concrete(path: str) -> str:
 # --- auth --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("headers", [
-    {},
-    {"Authorization": "Bearer wrong-token"},
-    {"Authorization": f"Bearer {ADMIN_TOKEN}x"},
-    {"Authorization": f"Basic {ADMIN_TOKEN}"},
-    {"Authorization": "Bearer"},
-], ids=["none", "wrong", "prefix-of-real", "basic-scheme", "empty"])
-@pytest.mark.parametrize("route", sorted(V1_ROUTES), ids=lambda r: f"{r[0]} {r[1]}")
-def test_every_v1_route_needs_the_admin_token(live_app: LiveServer, db: Database, shop_id: str,
-                                              route: tuple[str, str], headers: dict[str, str]) -> None:
-    method, path = route
+REFUSED_HEADERS = {
+    "none": {},
+    "wrong": {"Authorization": "Bearer wrong-token"},
+    "prefix-of-real": {"Authorization": f"Bearer {ADMIN_TOKEN}x"},
+    "basic-scheme": {"Authorization": f"Basic {ADMIN_TOKEN}"},
+    "empty": {"Authorization": "Bearer"},
+}
+
+
+def test_every_v1_route_needs_the_admin_token(live_app: LiveServer, db: Database, shop_id: str) -> None:
+    """Every route x every bad Authorization header against one server (one case per test
+    made ~400 databases and servers: most of this file's time)."""
     # A well-formed body, so only the missing token can be the reason for refusing.
     bodies: dict[str, object] = {"/api/v1/shops": {"domain": "intruder.myshopify.com"},
                                  "/api/v1/inbox/requeue": {"ids": [1]}}
-    body = bodies.get(path, {"value": "intruder-secret"}) if method in ("post", "put") else None
-    url = concrete(path.replace("{shop}", shop_id).replace("{vendor}", "shopify").replace("{name}", "access_token"))
-    response = httpx.request(method, f"{live_app.url}{url}", headers=headers, timeout=10, json=body)
-    assert response.status_code == 401, response.text
-    assert response.headers["www-authenticate"] == "Bearer"
-    assert "admin token required" in response.json()["detail"]
-    # ...and nothing was written by the refused call.
+    wrong: list[str] = []
+    with httpx.Client(base_url=live_app.url, timeout=10) as client:
+        for method, path in sorted(V1_ROUTES):
+            body = bodies.get(path, {"value": "intruder-secret"}) if method in ("post", "put") else None
+            url = concrete(path.replace("{shop}", shop_id).replace("{vendor}", "shopify")
+                           .replace("{name}", "access_token"))
+            for case, headers in REFUSED_HEADERS.items():
+                response = client.request(method, url, headers=headers, json=body)
+                if (response.status_code != 401 or response.headers.get("www-authenticate") != "Bearer"
+                        or "admin token required" not in response.json().get("detail", "")):
+                    wrong.append(f"{method.upper()} {path} [{case}]: {response.status_code} {response.text[:200]}")
+    assert not wrong, "\n".join(wrong)
+    assert len(V1_ROUTES) > 40  # every route, not an empty set
+    # ...and nothing was written by the refused calls.
     assert [d for _, d, _ in shop_rows(db)] == [SHOP_DOMAIN]
     assert [(v, n) for _, v, n, _ in credential_rows(db)] == [("shopify", "webhook_secret")]
 

@@ -24,6 +24,7 @@ nothing twice; outbound calls go through the outbox (idempotency key from cause 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
@@ -104,18 +105,44 @@ class PaymentPolicy:
         return cls(intervals_s=tuple(float(s) for s in data["intervals_s"]), grace_s=float(data["grace_s"]),
                    final=str(data["final"]), restock=bool(data["restock"]))
 
+    @classmethod
+    def parse(cls, data: object) -> PaymentPolicy:
+        """A merchant's JSON (fields left out keep their defaults); InvalidInput names the field."""
+        if not isinstance(data, dict):
+            raise InvalidInput("the payment policy is an object", field="policy")
+        unknown = set(data) - {"intervals_s", "grace_s", "final", "restock"}
+        if unknown:
+            raise InvalidInput(f"unknown field(s): {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
+        default = cls()
+        intervals = data.get("intervals_s", list(default.intervals_s))
+        if not isinstance(intervals, list) or not all(_seconds(v) for v in intervals):
+            raise InvalidInput("intervals_s must be a list of seconds", field="intervals_s")
+        grace = data.get("grace_s", default.grace_s)
+        if not _seconds(grace) or grace < 0:  # type: ignore[operator]
+            raise InvalidInput("grace_s must be seconds (0 or more)", field="grace_s")
+        restock = data.get("restock", default.restock)
+        if not isinstance(restock, bool):
+            raise InvalidInput("restock must be true or false", field="restock")
+        return cls(intervals_s=tuple(float(v) for v in intervals), grace_s=float(grace),
+                   final=str(data.get("final", default.final)), restock=restock)
 
-_policies: dict[str, PaymentPolicy] = {}
+
+def _seconds(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def set_payment_policy(shop_id: str, policy: PaymentPolicy) -> None:
-    """The shop's policy for sequences started from now on (a running sequence keeps the
-    policy it started with: it is part of the workflow's recorded input)."""
-    _policies[shop_id] = policy
+def set_payment_policy(session: Session, shop_id: str, policy: PaymentPolicy, by: str = "admin") -> int:
+    """Store the shop's policy (a new version) for sequences started from now on; a running
+    sequence keeps the policy it started with (it is part of the workflow's recorded input).
+    Every worker reads it from the database, so it holds across restarts and processes."""
+    return orders.save_rule_set(session, shop_id, orders.PAYMENT, policy.as_dict(), by,
+                                lambda _body, version: version)
 
 
-def payment_policy(shop_id: str) -> PaymentPolicy:
-    return _policies.get(shop_id, PaymentPolicy())
+def payment_policy(session: Session) -> tuple[PaymentPolicy, int]:
+    """The shop's policy and its version (the default, version 0, until one is saved)."""
+    body, version = orders.rule_set(session, orders.PAYMENT)
+    return (PaymentPolicy() if body is None else PaymentPolicy.from_dict(body)), version
 
 
 # --- shared helpers ------------------------------------------------------------------------
@@ -282,13 +309,13 @@ def on_payment_due(ctx: EventContext, order: Order) -> None:
     mode = decisions.mode_for(session, ctx.shop_id, AUTOMATION)
     if mode == OFF:
         return
-    policy = payment_policy(ctx.shop_id)
+    policy, version = payment_policy(session)
     workflow_id = payment_workflow_id(ctx.shop_id, order.external_id)
     decisions.record(
         session, ctx.shop_id, subject=_subject(order.external_id), automation=AUTOMATION, mode=mode,
         inputs={"financial_status": order.financial_status, "total": order.total, "currency": order.currency,
                 "has_email": bool(order.email)},
-        rules=[PAYMENT_START_RULE],
+        rules=[PAYMENT_START_RULE, f"payment_policy@{version}"],
         outputs={"sequence": workflow_id, "policy": policy.as_dict()},
         intended_actions=[{"target": "workflow:orders.payment_retry", "payload": {"workflow_id": workflow_id}}],
         actions_taken=[], cause=f"inbox:{ctx.event.vendor}:{ctx.event.event_id}")
@@ -475,10 +502,15 @@ def shopify_cancel_order(shop_id: str, payload: dict[str, Any], key: str) -> dic
     return result
 
 
+# Shopify's OrderCancelReason values.
+CANCEL_REASONS = ("CUSTOMER", "DECLINED", "FRAUD", "INVENTORY", "OTHER", "STAFF")
+
+
 @action("orders.cancel_order", queue=order_flow.SHOPIFY_QUEUE.name)
 def customer_cancel_order(shop_id: str, payload: dict[str, Any], key: str) -> dict[str, Any]:
-    """A customer asked to cancel (the support flow promised it): only before the order left
-    the warehouse. Shopify cancels it with a refund to the original payment and a restock;
+    """A customer asked to cancel (the support flow promised it), or a person cancelled the
+    order from its exception (payload `reason`): only before the order left the warehouse.
+    Shopify cancels it with a refund to the original payment and a restock;
     its orders/cancelled webhook then cancels the ShipBob order (on_order_cancelled), and a
     ShipBob refusal there (it shipped meanwhile) opens a cancel_failed exception. An order
     we already know shipped is not cancelled: a person gets a cancel_failed exception."""
@@ -504,7 +536,9 @@ def customer_cancel_order(shop_id: str, payload: dict[str, Any], key: str) -> di
         if current.cancelled_at is not None:
             result = {"outcome": "already_cancelled"}
         else:
-            client.cancel_order(current.id, reason="CUSTOMER", restock=True, refund=True)
+            reason = str(payload.get("reason") or "CUSTOMER")
+            client.cancel_order(current.id, reason=reason if reason in CANCEL_REASONS else "OTHER", restock=True,
+                                refund=True)
             result = {"outcome": "cancelled"}
     _note(shop_id, payload, key, "done", result)
     return result

@@ -26,10 +26,13 @@ Exceptions (storeops.domain.orders.exceptions; live mode only, shadow records th
 
 Stock for routing: the handler runs inside the inbox transaction, so it cannot afford a
 ShipBob inventory read per event (ShipBob allows 150 requests/min). The FC list is read
-from ShipBob once per shop and cached in the process (it changes rarely); stock is treated
-as available everywhere. ShipBob still decides for good: an FC short of stock puts the
-shipment in Exception and we get order.shipment.exception. A per-shop stock snapshot
-refreshed by a sweep is the next step (issue #4, follow-up).
+from ShipBob once per shop and cached in the process (it changes rarely). Stock comes from
+storeops' own snapshot when inventory is tracked (flows/routing_inputs.py: ShipBob's levels
+polled by the inventory flow, minus other orders' reservations), and the routed order's
+units are held at the FCs that ship them; untracked SKUs are assumed available everywhere.
+ShipBob still decides for good: an FC short of stock puts the shipment in Exception and we
+get order.shipment.exception. The merchant's routing rules (force / exclude / prefer) are
+read per decision (OrderRuleSet "routing", PUT /api/v1/order-rules/routing).
 """
 
 from __future__ import annotations
@@ -99,6 +102,7 @@ from storeops.engine.inbox import EventContext
 from storeops.engine.outbox import action, emit
 from storeops.engine.workflows import QueueSpec, define_queue, schedule, step
 from storeops.flows import context as flow_context
+from storeops.flows import routing_inputs
 from storeops.flows.context import deps
 from storeops.flows.demo import BASE_URL, connector_for
 
@@ -255,6 +259,7 @@ def decide(run: Run | EventContext, order: Order, *, allow: frozenset[str] = fro
         held = RISK
     else:
         fcs = fulfillment_centers(session, run.shop_id)
+        view = routing_inputs.stock_for(session, run.shop_id, order.external_id, facts, fcs)
         if force_fc is not None:
             if force_fc not in {fc.id for fc in fcs}:
                 raise InvalidInput(f"no fulfillment center {force_fc!r} (known: "
@@ -263,8 +268,17 @@ def decide(run: Run | EventContext, order: Order, *, allow: frozenset[str] = fro
                                       split=False, reason=f"fulfillment center {force_fc} forced by {run.actor}",
                                       rules_fired=["override_route@1"], solver="override")
         else:
-            plenty = {(fc.id, line.sku): line.quantity for fc in fcs for line in facts.lines}
-            routing = route_order(facts, fcs, plenty)
+            merchant_rules = routing_inputs.routing_rules(session)
+            routing = route_order(facts, fcs, view.stock, rules=merchant_rules)
+            if not routing.ok and view.source == routing_inputs.SNAPSHOT:
+                # No FC holds it all in our snapshot (it may lag a receipt): ShipBob decides,
+                # and a shortage there opens the stock_shortage exception.
+                view = routing_inputs.assumed(view, facts, fcs)
+                routing = route_order(facts, fcs, view.stock, rules=merchant_rules)
+        if view.source != routing_inputs.UNTRACKED:
+            rules.append(routing_inputs.SNAPSHOT_RULE if view.source == routing_inputs.SNAPSHOT
+                         else routing_inputs.ASSUMED_RULE)
+        outputs["stock"] = view.outputs()
         rules += routing.rules_fired
         outputs["routing"] = {"ok": routing.ok, "reason": routing.reason, "cost": str(routing.cost),
                               "split": routing.split, "solver": routing.solver, "rate_card": routing.rate_card,
@@ -277,6 +291,12 @@ def decide(run: Run | EventContext, order: Order, *, allow: frozenset[str] = fro
         else:
             order.assigned_fc = ",".join(routing.assignments)
             order.status = states.ROUTED if mode == LIVE else states.SHADOWED
+            if mode == LIVE:
+                held_units = routing_inputs.hold_units(session, run.shop_id, order.external_id, view,
+                                                       routing.assignments)
+                if held_units is not None:
+                    outputs["stock"]["reserved"] = [{"sku": sku, "fc": fc, "units": units}
+                                                    for sku, fc, units in held_units]
             intended = _routing_actions(order, facts, routing.assignments, outputs,
                                         {s.fc_id: s.service for s in routing.shipments})
     attempt = 0
@@ -851,7 +871,9 @@ def sla_sweep(scheduled_at: datetime, context: Any) -> None:
 # --- a person's actions on an exception (the API and the dashboard call these) -----------------
 
 VERBS = ("approve", "fix", "override")
-OVERRIDES = ("route", "hold", "backorder")
+OVERRIDES = ("route", "hold", "backorder", "cancel")
+# Shopify's OrderCancelReason when a person cancels an order from its exception.
+CANCEL_REASONS = {RISK: "FRAUD", NO_STOCK: "INVENTORY", STOCK_SHORTAGE: "INVENTORY"}
 
 
 def act_on_exception(db: Database, shop_id: str, exception_id: int, verb: str, *, by: str,
@@ -948,6 +970,9 @@ def _override(run: Run, order: Order, row: OrderException, override: str | None,
             for line in (row.context or {}).get("lines") or order.lines), "override_route@1")
         apply_shortage_plan(run, order, row, plan, resolve_as=OVERRIDDEN, location_id=int(fc))
         return
+    if override == "cancel":
+        _cancel_by_person(run, order, row, note)
+        return
     if override == "backorder" and row.kind not in (STOCK_SHORTAGE, SHIPBOB_EXCEPTION):
         raise InvalidInput("backorder applies to an order waiting at ShipBob (stock_shortage, shipbob_exception)",
                            field="override")
@@ -957,6 +982,24 @@ def _override(run: Run, order: Order, row: OrderException, override: str | None,
     else:
         order.status = states.BACKORDERED
     exceptions.resolve_exception(run.session, row, OVERRIDDEN, run.actor, note or override)
+
+
+def _cancel_by_person(run: Run, order: Order, row: OrderException, note: str | None) -> None:
+    """Cancel the order in Shopify (refund, restock) through the same action a customer's
+    cancellation takes: it refuses an order that has shipped (a cancel_failed exception), and
+    Shopify's orders/cancelled webhook then cancels the ShipBob order."""
+    if order.status == states.CANCELLED or order.cancelled_at is not None:
+        raise InvalidInput(f"order {order.external_id} is already cancelled", field="override")
+    if order.status in (states.SHIPPED, states.DELIVERED) or order.tracking_number:
+        raise InvalidInput(f"order {order.external_id} has shipped: start a return instead", field="override")
+    record = _record_person(run, order, row, "override:cancel", note)
+    intended = [{"target": "orders.cancel_order", "cause": f"exception_cancel:{row.id}",
+                 "payload": {"order_id": order.external_id, "source": f"exception {row.id} by {run.actor}",
+                             "reason": CANCEL_REASONS.get(row.kind, "OTHER")}}]
+    record.intended_actions = intended
+    if record.mode == LIVE:
+        record.actions_taken = _emit_all(run, record.id, intended)
+    exceptions.resolve_exception(run.session, row, OVERRIDDEN, run.actor, note or "cancelled by a person")
 
 
 def _record_person(run: Run, order: Order, row: OrderException, what: str, note: str | None) -> DecisionRecord:

@@ -32,6 +32,7 @@ from storeops.web import (
     orders_pages,
     returns_api,
     returns_pages,
+    rules_pages,
     support_api,
     support_pages,
 )
@@ -108,6 +109,7 @@ def create_app(settings: Settings, db: Database, *, worker: Any = None) -> Store
     app.include_router(orders_api.router)
     app.include_router(dashboard.router)
     app.include_router(orders_pages.router)
+    app.include_router(rules_pages.router)
     app.include_router(returns_api.router)
     app.include_router(returns_pages.router)
     app.include_router(catalog_api.router)

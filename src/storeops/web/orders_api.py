@@ -9,6 +9,10 @@
     GET /api/v1/exceptions/{id}?shop=         one, with its order and the order's decision records
     POST /api/v1/exceptions/{id}/approve|fix|override?shop=   {"by", "note", "address", "override", "fc"}
     GET|PUT /api/v1/order-rules/substitution?shop=   the merchant's stock-shortage rules
+    GET|PUT /api/v1/order-rules/routing?shop=        the merchant's routing rules (force / exclude /
+                                              prefer FCs by country, state, tag, service level)
+    GET|PUT /api/v1/order-rules/payment?shop=        unpaid orders: reminder intervals, grace, then
+                                              cancel or hand to a person
 
 `shop` is a shop id or domain; it may be left out while storeops has exactly one shop.
 """
@@ -29,7 +33,9 @@ from storeops.domain.orders import exceptions
 from storeops.domain.orders import services as orders
 from storeops.domain.orders.exceptions import OrderException
 from storeops.domain.orders.models import Order
+from storeops.domain.orders.routing_rules import routing_rules_view
 from storeops.domain.orders.substitution import SubstitutionRules
+from storeops.flows import order_lifecycle as lifecycle
 from storeops.flows import orders as order_flow
 from storeops.web.deps import Admin, DbDep, shop_id_for
 
@@ -112,7 +118,7 @@ class ExceptionActionIn(BaseModel):
     by: str = "admin"
     note: str | None = None
     address: dict[str, Any] | None = None  # fix: the corrected shipping address fields
-    override: str | None = None  # override: route | hold | backorder
+    override: str | None = None  # override: route | hold | backorder | cancel
     fc: str | None = None  # override route: the fulfillment center id
 
 
@@ -167,7 +173,8 @@ def get_exception(exception_id: int, db: DbDep, shop: str | None = None) -> dict
 def act_on_exception(exception_id: int, verb: str, body: ExceptionActionIn, db: DbDep,
                      shop: str | None = None) -> dict[str, Any]:
     """approve (release as decided / the customer consented), fix (a corrected address: checks and
-    routing run again), override (route to `fc`, hold, or backorder). Bad input: 422, nothing changed."""
+    routing run again), override (route to `fc`, hold, backorder, or cancel the order in Shopify).
+    Bad input: 422, nothing changed."""
     if verb not in order_flow.VERBS:
         raise HTTPException(404, f"no action {verb!r} (use {', '.join(order_flow.VERBS)})")
     shop_id = shop_id_for(db, shop)
@@ -199,6 +206,51 @@ def put_substitution_rules(body: dict[str, Any], db: DbDep, shop: str | None = N
     except InvalidInput as exc:
         raise HTTPException(422, {"error": str(exc), "field": exc.field}) from exc
     return rules_view(saved)
+
+
+@router.get("/order-rules/routing")
+def get_routing_rules(db: DbDep, shop: str | None = None) -> dict[str, Any]:
+    shop_id = shop_id_for(db, shop)
+    with db.session(shop_id) as session:
+        rules, version = orders.routing_rules(session)
+    return routing_rules_view(rules, version)
+
+
+@router.put("/order-rules/routing")
+def put_routing_rules(body: dict[str, Any], db: DbDep, shop: str | None = None,
+                      by: str = "admin") -> dict[str, Any]:
+    """Replace the shop's routing rules (a new version); invalid rules: 422, nothing stored.
+    They apply to orders decided from now on; each decision names the rules@version it used."""
+    shop_id = shop_id_for(db, shop)
+    try:
+        with db.session(shop_id) as session:
+            rules, version = orders.save_routing_rules(session, shop_id, body, by)
+    except InvalidInput as exc:
+        raise HTTPException(422, {"error": str(exc), "field": exc.field}) from exc
+    return routing_rules_view(rules, version)
+
+
+@router.get("/order-rules/payment")
+def get_payment_policy(db: DbDep, shop: str | None = None) -> dict[str, Any]:
+    shop_id = shop_id_for(db, shop)
+    with db.session(shop_id) as session:
+        policy, version = lifecycle.payment_policy(session)
+    return {"version": version, **policy.as_dict()}
+
+
+@router.put("/order-rules/payment")
+def put_payment_policy(body: dict[str, Any], db: DbDep, shop: str | None = None,
+                       by: str = "admin") -> dict[str, Any]:
+    """Replace the shop's unpaid-order policy (a new version) for sequences started from now on;
+    invalid: 422, nothing stored."""
+    shop_id = shop_id_for(db, shop)
+    try:
+        policy = lifecycle.PaymentPolicy.parse({k: v for k, v in body.items() if k != "version"})
+        with db.session(shop_id) as session:
+            version = lifecycle.set_payment_policy(session, shop_id, policy, by)
+    except InvalidInput as exc:
+        raise HTTPException(422, {"error": str(exc), "field": exc.field}) from exc
+    return {"version": version, **policy.as_dict()}
 
 
 def rules_view(rules: SubstitutionRules) -> dict[str, Any]:

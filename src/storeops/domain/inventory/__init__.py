@@ -14,7 +14,11 @@ Service API for other flows, all inside the caller's transaction (services.py):
     release(session, order_id, status="released"|"shipped") -> [sku]
         Cancelled orders release; shipped orders stop counting (ShipBob's on hand drops).
     available_by_location(session, skus) -> {(location, sku): on hand - reserved}
-        For routing: which FC can ship what, from our snapshot, without a vendor call.
+        Which FC can ship what, from our snapshot, without a vendor call.
+    routing_stock(session, order_id, skus) -> ({(location, sku): units}, tracked SKUs)
+        For routing one order: its own reservations count back in; locks the rows.
+    reassign(session, shop_id, order_id, [(sku, location, units)]) -> changed
+        Routing chose the FCs: the order's units are held there, nowhere else.
     refresh_targets(session, shop_id, skus)
         After any of the above: recompute channel ATP, mark changed listings pending (the
         inventory flow pushes them, coalesced and batched).
@@ -38,8 +42,10 @@ from storeops.domain.inventory.services import (
     Shortage,
     StockApplied,
     available_by_location,
+    reassign,
     release,
     reserve,
+    routing_stock,
 )
 
 __all__ = [
@@ -56,6 +62,8 @@ __all__ = [
     "channel_targets",
     "coalesce",
     "release",
+    "reassign",
     "reserve",
+    "routing_stock",
     "resolve_conflict",
 ]

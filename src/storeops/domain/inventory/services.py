@@ -117,6 +117,50 @@ def available_by_location(session: Session, skus: Sequence[str]) -> dict[tuple[s
     return out
 
 
+def routing_stock(session: Session, order_id: str, skus: Sequence[str]) -> tuple[dict[tuple[str, str], int], set[str]]:
+    """What routing may use for one order: (location, sku) -> units, the order's own open
+    reservations counted back in (they are its units wherever they sit), and the SKUs storeops
+    tracks. A SKU without stock rows is untracked: ShipBob alone knows its stock.
+
+    Locks the SKUs' stock rows like `reserve` does, so a `reassign` in the same transaction
+    never promises units another order took meanwhile."""
+    levels = _locked_levels(session, skus)
+    reserved = reserved_by(session, skus)
+    own: dict[tuple[str, str], int] = defaultdict(int)
+    for row in session.scalars(select(Reservation).where(Reservation.order_id == order_id,
+                                                         Reservation.status == OPEN)):
+        own[(row.sku, row.location)] += row.quantity
+    available = {(loc, sku): max(0, level.on_hand - reserved.get((sku, loc), 0) + own[(sku, loc)])
+                 for (sku, loc), level in levels.items()}
+    return available, {sku for sku, _ in levels}
+
+
+def reassign(session: Session, shop_id: str, order_id: str, plan: Iterable[tuple[str, str, int]]) -> bool:
+    """Hold the order's units where routing sends it: `plan` is (sku, location, units); the
+    order's open reservations elsewhere end. Returns whether anything changed."""
+    wanted: dict[tuple[str, str], int] = defaultdict(int)
+    for sku, location, units in plan:
+        if units <= 0:
+            raise InvalidInput(f"units of {sku} at {location} must be positive", field="quantity")
+        wanted[(sku, location)] += units
+    rows = {(r.sku, r.location): r for r in session.scalars(select(Reservation).where(
+        Reservation.order_id == order_id, Reservation.status.in_([OPEN, RELEASED])))}
+    current = {key: r.quantity for key, r in rows.items() if r.status == OPEN}
+    if current == dict(wanted):
+        return False
+    for key, row in rows.items():
+        if row.status == OPEN and key not in wanted:
+            session.delete(row)
+    for (sku, location), units in wanted.items():
+        existing = rows.get((sku, location))
+        if existing is None:
+            session.add(Reservation(shop_id=shop_id, order_id=order_id, sku=sku, location=location, quantity=units))
+        else:
+            existing.status, existing.quantity = OPEN, units
+    session.flush()
+    return True
+
+
 @dataclass
 class StockApplied:
     changed: list[str] = field(default_factory=list)  # SKUs whose on hand moved

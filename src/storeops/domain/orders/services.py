@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -13,7 +14,11 @@ from sqlalchemy.orm import Session
 from storeops.domain.orders.facts import Address, Line, OrderFacts
 from storeops.domain.orders.models import CANCELLED, Order, OrderRuleSet
 from storeops.domain.orders.risk import service_level_of
+from storeops.domain.orders.routing import RoutingRule
+from storeops.domain.orders.routing_rules import parse_routing_rules
 from storeops.domain.orders.substitution import SubstitutionRules, parse_rules
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,31 +155,57 @@ def facts_of(order: Order) -> OrderFacts:
     )
 
 
-# --- the merchant's order rules (substitution) ------------------------------------------------
+# --- the merchant's order rules: versioned JSON per shop and name -------------------------------
 
-SUBSTITUTION = "substitution"
-
-
-def substitution_rules(session: Session) -> SubstitutionRules:
-    """The shop's stock-shortage rules (the defaults until the merchant saves some)."""
-    row = session.scalar(select(OrderRuleSet).where(OrderRuleSet.name == SUBSTITUTION))
-    if row is None:
-        return parse_rules(None)
-    return parse_rules({**row.rules, "version": row.version})
+SUBSTITUTION, ROUTING, PAYMENT = "substitution", "routing", "payment"
 
 
-def save_substitution_rules(session: Session, shop_id: str, rules: dict[str, Any], by: str) -> SubstitutionRules:
-    """Validate and store new rules as the next version (InvalidInput: nothing stored)."""
-    row = session.scalar(select(OrderRuleSet).where(OrderRuleSet.name == SUBSTITUTION).with_for_update())
+def rule_set(session: Session, name: str) -> tuple[dict[str, Any] | None, int]:
+    """The shop's stored rules of that name and their version (None, 0 until saved)."""
+    row = session.scalar(select(OrderRuleSet).where(OrderRuleSet.name == name))
+    return (None, 0) if row is None else (dict(row.rules), row.version)
+
+
+def save_rule_set(session: Session, shop_id: str, name: str, body: dict[str, Any], by: str,
+                  parse: Callable[[dict[str, Any], int], T]) -> T:
+    """Store `body` as the next version once `parse(body, version)` accepts it (it raises
+    InvalidInput otherwise, and nothing is stored). Returns what parse returned."""
+    row = session.scalar(select(OrderRuleSet).where(OrderRuleSet.name == name).with_for_update())
     version = 1 if row is None else row.version + 1
-    body = {k: v for k, v in rules.items() if k != "version"}
-    parsed = parse_rules({**body, "version": version})
+    parsed = parse(body, version)
     if row is None:
-        session.add(OrderRuleSet(shop_id=shop_id, name=SUBSTITUTION, version=version, rules=body, updated_by=by))
+        session.add(OrderRuleSet(shop_id=shop_id, name=name, version=version, rules=body, updated_by=by))
     else:
         row.version, row.rules, row.updated_by = version, body, by
     session.flush()
     return parsed
+
+
+def substitution_rules(session: Session) -> SubstitutionRules:
+    """The shop's stock-shortage rules (the defaults until the merchant saves some)."""
+    body, version = rule_set(session, SUBSTITUTION)
+    return parse_rules(None if body is None else {**body, "version": version})
+
+
+def save_substitution_rules(session: Session, shop_id: str, rules: dict[str, Any], by: str) -> SubstitutionRules:
+    """Validate and store new rules as the next version (InvalidInput: nothing stored)."""
+    body = {k: v for k, v in rules.items() if k != "version"}
+    return save_rule_set(session, shop_id, SUBSTITUTION, body, by,
+                         lambda raw, version: parse_rules({**raw, "version": version}))
+
+
+def routing_rules(session: Session) -> tuple[tuple[RoutingRule, ...], int]:
+    """The shop's routing rules and their version (none, version 0, until the merchant saves some)."""
+    body, version = rule_set(session, ROUTING)
+    return parse_routing_rules(body, version), version
+
+
+def save_routing_rules(session: Session, shop_id: str, body: dict[str, Any],
+                       by: str) -> tuple[tuple[RoutingRule, ...], int]:
+    """Validate and store the rules as the next version (InvalidInput: nothing stored)."""
+    parse_routing_rules(body)  # the shape first: `rules` below must be a list
+    return save_rule_set(session, shop_id, ROUTING, {"rules": list(body.get("rules", []))}, by,
+                         lambda raw, version: (parse_routing_rules(raw, version), version))
 
 
 REDACTED = "[redacted]"

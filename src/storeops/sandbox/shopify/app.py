@@ -266,7 +266,8 @@ class ShopifySandbox(VendorSandbox):
             "customers": [{"id": c.id, "email": c.email, "orders": len(c.order_ids)} for c in store.customers.values()],
             "orders": [{"id": o.id, "gid": o.gid, "name": o.name, "email": o.email, "total": str(total(o)),
                         "financial_status": o.financial_status, "fulfillment_status": fulfillment_status(o),
-                        "tags": o.tags, "cancelled_at": iso_z(o.cancelled_at), "updated_at": iso_z(o.updated_at)}
+                        "tags": o.tags, "cancelled_at": iso_z(o.cancelled_at), "cancel_reason": o.cancel_reason,
+                        "updated_at": iso_z(o.updated_at)}
                        for o in store.orders.values()],
             "checkouts": [{"id": c.id, "token": c.token, "status": c.status, "order_id": c.order_id}
                           for c in store.checkouts.values()],
