@@ -21,7 +21,7 @@ import pytest
 import uvicorn
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    from playwright.sync_api import Browser, Page
 
 from storeops.core.secrets import SecretBox, load_or_create_key
 from storeops.core.settings import Settings
@@ -189,6 +189,38 @@ def browser() -> Iterator[Browser]:
             yield chromium
         finally:
             chromium.close()
+
+
+@contextmanager
+def open_page(browser: Browser, base_url: str, *, height: int = 860, timeout_ms: int = 10_000) -> Iterator[Page]:
+    """A fresh browser context on `base_url`. On close it checks that the page loaded nothing
+    from elsewhere (the dashboard serves its own assets: no CDN, no web fonts) and raised no
+    JavaScript error."""
+    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": height})
+    context.set_default_timeout(timeout_ms)
+    page = context.new_page()
+    foreign: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith(base_url) else foreign.append(r.url))
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert foreign == [], f"the page loaded assets from elsewhere: {foreign}"
+    assert errors == [], f"JavaScript errors: {errors}"
+
+
+@pytest.fixture
+def page(browser: Browser, live_app: LiveServer) -> Iterator[Page]:
+    with open_page(browser, live_app.url) as opened:
+        yield opened
+
+
+def sign_in(page: Page, token: str = ADMIN_TOKEN) -> None:
+    """The dashboard's login form."""
+    page.goto("/login")
+    page.get_by_label("Admin token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
 
 
 # --- every vendor sandbox, in-process, for end-to-end tests ----------------------------------

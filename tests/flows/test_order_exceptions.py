@@ -31,7 +31,7 @@ from storeops.domain.orders.exceptions import OrderException
 from storeops.domain.orders.models import Order
 from storeops.domain.shops import services as shops
 from storeops.engine.models import InboxEvent, OutboxMessage
-from storeops.flows import orders as order_flow
+from storeops.flows import order_exceptions
 from storeops.flows.runtime import Worker
 
 from conftest import ADMIN_TOKEN, LiveServer
@@ -283,14 +283,14 @@ def test_sla_sweep_escalates_an_aged_exception_and_tags_the_order(
         db: Database, sandboxes: dict[str, dict[str, Any]], shop: str, worker: Worker) -> None:
     oid = checkout(sandboxes, address=BAD)
     [exc] = wait_for(lambda: open_exceptions(db, shop, oid), "an address exception")
-    assert order_flow.sweep_sla(db) == []  # within its SLA: nothing
+    assert order_exceptions.sweep_sla(db) == []  # within its SLA: nothing
     later = exc.sla_due_at + timedelta(minutes=1)
-    [first] = order_flow.sweep_sla(db, now=later)
+    [first] = order_exceptions.sweep_sla(db, now=later)
     assert (first["exception_id"], first["level"]) == (exc.id, 1)
-    assert order_flow.sweep_sla(db, now=later) == []  # already at level 1
+    assert order_exceptions.sweep_sla(db, now=later) == []  # already at level 1
     wait_for(lambda: "storeops:escalated-1" in shopify_tags(sandboxes, oid), "the escalation tag in Shopify")
     assert "storeops:exception-address" in shopify_tags(sandboxes, oid)
-    [second] = order_flow.sweep_sla(db, now=exc.sla_due_at + timedelta(hours=49))
+    [second] = order_exceptions.sweep_sla(db, now=exc.sla_due_at + timedelta(hours=49))
     assert second["level"] == 2
     wait_for(lambda: "storeops:escalated-2" in shopify_tags(sandboxes, oid), "level 2 in Shopify")
     [row] = open_exceptions(db, shop, oid)
@@ -438,7 +438,7 @@ def test_the_scheduled_sweep_runs_as_a_durable_workflow(
     with db.session(shop) as session:  # it has waited past its SLA
         row = exceptions.get_exception(session, exc.id)
         row.opened_at, row.sla_due_at = row.opened_at - timedelta(hours=50), row.sla_due_at - timedelta(hours=50)
-    handle = worker.engine.start(order_flow.sla_sweep, utcnow(), None, workflow_id=f"test-sla-{exc.id}")
+    handle = worker.engine.start(order_exceptions.sla_sweep, utcnow(), None, workflow_id=f"test-sla-{exc.id}")
     handle.get_result()
     [row] = open_exceptions(db, shop, oid)
     assert row.escalation_level == 1 and row.escalated_at is not None

@@ -6,7 +6,6 @@ where a missing browser is a failure instead.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,39 +17,16 @@ from storeops.db.models import Shop, ShopCredential
 from storeops.db.session import Database
 from storeops.engine.inbox import NewEvent, insert_events
 
-from conftest import ADMIN_TOKEN, SHOP_DOMAIN, SHOP_SECRET, LiveServer
+from conftest import SHOP_DOMAIN, SHOP_SECRET, LiveServer, sign_in
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Page
 
 pytestmark = pytest.mark.browser
 
 SCREENSHOT = Path("/tmp/storeops-overview.png")  # noqa: S108 - a fixed, well-known spot for reviewers
 
 
-
-
-@pytest.fixture
-def page(browser: Browser, live_app: LiveServer) -> Iterator[Page]:
-    context = browser.new_context(base_url=live_app.url, viewport={"width": 1280, "height": 860})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    # Everything the dashboard needs is served by storeops itself: no CDN, no web fonts.
-    foreign: list[str] = []
-    page.on("request", lambda r: None if r.url.startswith(live_app.url) else foreign.append(r.url))
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
-    assert foreign == [], f"the dashboard loaded assets from elsewhere: {foreign}"
-    assert errors == [], f"JavaScript errors: {errors}"
-
-
-def sign_in(page: Page, token: str = ADMIN_TOKEN) -> None:
-    page.goto("/login")
-    page.get_by_label("Admin token").fill(token)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
 
 
 def kpi(page: Page, name: str) -> str:

@@ -4,7 +4,6 @@ STOREOPS_TEST_REQUIRE_BROWSER=1."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,7 +21,7 @@ from storeops.flows import inventory as inventory_flow
 from conftest import ADMIN_TOKEN, LiveServer
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Page
 
 SCREENSHOT = Path("/tmp/storeops-inventory.png")  # noqa: S108 - a fixed, well-known spot for reviewers
 STAMP = datetime(2026, 11, 27, 10, 0, tzinfo=UTC).isoformat()
@@ -77,18 +76,6 @@ def test_api_lists_sku_by_channel_with_atp_drift_and_alerts(live_app: LiveServer
     again = httpx.get(f"{live_app.url}/api/v1/inventory?sku=TEE", headers=headers, timeout=10).json()
     [tee] = again["skus"]
     assert {(c["channel"], c["location"]): c["atp"] for c in tee["channels"]}[("shopify", "1")] == 8
-
-
-@pytest.fixture
-def page(browser: Browser, live_app: LiveServer) -> Iterator[Page]:
-    context = browser.new_context(base_url=live_app.url, viewport={"width": 1280, "height": 860})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
-    assert errors == [], f"JavaScript errors: {errors}"
 
 
 @pytest.mark.browser

@@ -18,10 +18,10 @@ from storeops.domain.orders import services as orders
 from storeops.flows import order_lifecycle as lifecycle
 from storeops.web.dashboard import COOKIE
 
-from conftest import ADMIN_TOKEN, LiveServer
+from conftest import ADMIN_TOKEN, LiveServer, sign_in
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Page
 
 browser_test = pytest.mark.browser
 
@@ -30,32 +30,10 @@ FORCE_RULE = {"name": "canada-from-toronto", "action": "force", "fc_ids": ["156"
 
 
 @pytest.fixture
-def page(browser: Browser, live_app: LiveServer) -> Iterator[Page]:
-    context = browser.new_context(base_url=live_app.url, viewport={"width": 1280, "height": 860})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    foreign: list[str] = []
-    page.on("request", lambda r: None if r.url.startswith(live_app.url) else foreign.append(r.url))
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
-    assert foreign == [], f"the page loaded assets from elsewhere: {foreign}"
-    assert errors == [], f"JavaScript errors: {errors}"
-
-
-@pytest.fixture
 def client(live_app: LiveServer) -> Iterator[httpx.Client]:
     """Signed in (the dashboard's cookie), redirects not followed."""
     with httpx.Client(base_url=live_app.url, cookies={COOKIE: ADMIN_TOKEN}, timeout=10) as signed_in:
         yield signed_in
-
-
-def sign_in(page: Page) -> None:
-    page.goto("/login")
-    page.get_by_label("Admin token").fill(ADMIN_TOKEN)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
 
 
 def routing_version(db: Database, shop: str) -> int:

@@ -22,7 +22,7 @@ from storeops.domain.orders import FulfillmentCenter, exceptions
 from storeops.domain.orders import services as orders
 from storeops.web import orders_pages
 
-from conftest import ADMIN_TOKEN, LiveServer
+from conftest import LiveServer, open_page, sign_in
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -49,24 +49,8 @@ def pages_app(settings: Settings, db: Database) -> Iterator[LiveServer]:
 
 @pytest.fixture
 def page(browser: Browser, pages_app: LiveServer) -> Iterator[Page]:
-    context = browser.new_context(base_url=pages_app.url, viewport={"width": 1280, "height": 860})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    foreign: list[str] = []
-    page.on("request", lambda r: None if r.url.startswith(pages_app.url) else foreign.append(r.url))
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
-    assert foreign == [], f"the pages loaded assets from elsewhere: {foreign}"
-    assert errors == [], f"JavaScript errors: {errors}"
-
-
-def sign_in(page: Page) -> None:
-    page.goto("/login")
-    page.get_by_label("Admin token").fill(ADMIN_TOKEN)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
+    with open_page(browser, pages_app.url) as opened:
+        yield opened
 
 
 def kpi(page: Page, name: str) -> str:

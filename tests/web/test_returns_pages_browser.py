@@ -8,7 +8,6 @@ STOREOPS_TEST_REQUIRE_BROWSER=1, like the other browser tests.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,36 +20,14 @@ from storeops.domain.returns import services as returns
 from storeops.engine.models import OutboxMessage
 from storeops.flows import returns as returns_flow
 
-from conftest import ADMIN_TOKEN, LiveServer
+from conftest import sign_in
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Page
 
 pytestmark = pytest.mark.browser
 
 SCREENSHOT = Path("/tmp/storeops-returns.png")  # noqa: S108 - a fixed, well-known spot for reviewers
-
-
-@pytest.fixture
-def page(browser: Browser, live_app: LiveServer) -> Iterator[Page]:
-    context = browser.new_context(base_url=live_app.url, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    foreign: list[str] = []
-    page.on("request", lambda r: None if r.url.startswith(live_app.url) else foreign.append(r.url))
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
-    assert foreign == [], f"the pages loaded assets from elsewhere: {foreign}"
-    assert errors == [], f"JavaScript errors: {errors}"
-
-
-def sign_in(page: Page) -> None:
-    page.goto("/login")
-    page.get_by_label("Admin token").fill(ADMIN_TOKEN)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
 
 
 def shipped(db: Database, shop: str, n: int, *, tags: str = "") -> str:

@@ -2,38 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from storeops.db.session import Database
-from web.test_orders_pages_browser import kpi, sign_in
+from web.test_orders_pages_browser import kpi
 from web.test_support_api import seed
 
-from conftest import LiveServer
+from conftest import sign_in
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Page
 
 pytestmark = pytest.mark.browser
 SCREENSHOT = Path("/tmp/storeops-support.png")  # noqa: S108 - a fixed, well-known spot for reviewers
-
-
-@pytest.fixture
-def page(browser: Browser, live_app: LiveServer) -> Iterator[Page]:
-    context = browser.new_context(base_url=live_app.url, viewport={"width": 1280, "height": 860})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    foreign: list[str] = []
-    page.on("request", lambda r: None if r.url.startswith(live_app.url) else foreign.append(r.url))
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
-    assert foreign == [], f"the pages loaded assets from elsewhere: {foreign}"
-    assert errors == [], f"JavaScript errors: {errors}"
 
 
 def test_triage_view_kpis_and_evaluation(db: Database, shop_id: str, page: Page) -> None:

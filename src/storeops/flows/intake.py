@@ -20,7 +20,7 @@ from storeops.engine.inbox import EventContext, Handler, InvalidPayload
 from storeops.engine.models import REDACTED_BODY, InboxEvent
 from storeops.flows import catalog as catalog_flow
 from storeops.flows import inventory as inventory_flow
-from storeops.flows import order_lifecycle, orders, support
+from storeops.flows import order_exceptions, order_lifecycle, orders, support
 from storeops.flows import returns as returns_flow
 
 
@@ -64,7 +64,7 @@ def on_shipbob_delivered(ctx: EventContext) -> None:
 
 
 def on_shipbob_exception(ctx: EventContext) -> None:
-    orders.on_shipbob_exception(ctx, _object(ctx))
+    order_exceptions.on_shipbob_exception(ctx, _object(ctx))
 
 
 def on_customers_data_request(ctx: EventContext) -> None:

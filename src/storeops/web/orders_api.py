@@ -35,8 +35,8 @@ from storeops.domain.orders.exceptions import OrderException
 from storeops.domain.orders.models import Order
 from storeops.domain.orders.routing_rules import routing_rules_view
 from storeops.domain.orders.substitution import SubstitutionRules
+from storeops.flows import order_exceptions
 from storeops.flows import order_lifecycle as lifecycle
-from storeops.flows import orders as order_flow
 from storeops.web.deps import Admin, DbDep, shop_id_for
 
 router = APIRouter(prefix="/api/v1", dependencies=[Admin], tags=["orders"])
@@ -175,11 +175,11 @@ def act_on_exception(exception_id: int, verb: str, body: ExceptionActionIn, db: 
     """approve (release as decided / the customer consented), fix (a corrected address: checks and
     routing run again), override (route to `fc`, hold, backorder, or cancel the order in Shopify).
     Bad input: 422, nothing changed."""
-    if verb not in order_flow.VERBS:
-        raise HTTPException(404, f"no action {verb!r} (use {', '.join(order_flow.VERBS)})")
+    if verb not in order_exceptions.VERBS:
+        raise HTTPException(404, f"no action {verb!r} (use {', '.join(order_exceptions.VERBS)})")
     shop_id = shop_id_for(db, shop)
     try:
-        order_flow.act_on_exception(db, shop_id, exception_id, verb, by=body.by, note=body.note,
+        order_exceptions.act_on_exception(db, shop_id, exception_id, verb, by=body.by, note=body.note,
                                     address=body.address, override=body.override, fc=body.fc)
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from exc

@@ -24,7 +24,7 @@ from storeops.domain.orders import services as orders
 from storeops.domain.orders.models import HELD, Order
 from storeops.domain.orders.services import parse_time
 from storeops.domain.shops import services as shops
-from storeops.flows import orders as order_flow
+from storeops.flows import order_exceptions
 from storeops.web.dashboard import _login_redirect, _render, _signed_in
 from storeops.web.deps import DbDep
 
@@ -217,7 +217,7 @@ def _exceptions_page(request: Request, db: Any, shop_id: str | None, shop_list: 
     return _render(request, "exceptions.html", {
         "rows": rows, "status": status, "filters": EXCEPTION_FILTERS, "kind": kind, "kinds": exceptions.KINDS,
         "shop_id": shop_id, "shops": shop_list, "error": error, "error_for": error_for, "done": done,
-        "unresolved": unresolved, "overrides": order_flow.OVERRIDES,
+        "unresolved": unresolved, "overrides": order_exceptions.OVERRIDES,
     }, status_code=status_code)
 
 
@@ -254,9 +254,9 @@ async def exceptions_act(request: Request, exception_id: int, verb: str, db: DbD
                                 status_code=422)
     address = {k.removeprefix("address_"): v for k, v in values.items() if k.startswith("address_") and v}
     try:
-        if verb not in order_flow.VERBS:
+        if verb not in order_exceptions.VERBS:
             raise InvalidInput(f"no action {verb!r}", field="action")
-        order_flow.act_on_exception(db, shop_id, exception_id, verb, by=values.get("by") or "dashboard",
+        order_exceptions.act_on_exception(db, shop_id, exception_id, verb, by=values.get("by") or "dashboard",
                                     note=values.get("note") or None, address=address or None,
                                     override=values.get("override") or None, fc=values.get("fc") or None)
     except (InvalidInput, NotFound) as exc:
