@@ -34,7 +34,7 @@ def shopify_delivery(
     return body, headers
 
 
-def wait_for(probe: Callable[[], T | None], what: str, timeout: float = 30.0, every: float = 0.1) -> T:
+def wait_for(probe: Callable[[], T | None], what: str, timeout: float = 60.0, every: float = 0.1) -> T:
     """Poll `probe` until it returns something truthy, and return that; fail naming `what`."""
     deadline = time.monotonic() + timeout
     while True:

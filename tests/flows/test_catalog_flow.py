@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from contextlib import closing
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -34,8 +33,8 @@ from storeops.flows.demo import connect_demo_shop, connector_for
 from storeops.flows.runtime import Worker
 
 from conftest import LiveServer
+from helpers import wait_for
 
-T = TypeVar("T")
 HANDLES = ["joust-duffle-bag", "mt04"]  # a bag (1 SKU) and an apparel tank (5 SKUs: colour + size)
 # Importing all 251 products reads ~32 pages, which the Shopify sandbox's real cost limit
 # (Basic plan: 100 points/s) paces to about two minutes: the tests import a slice.
@@ -48,17 +47,6 @@ def shop(db: Database, box: SecretBox, sandboxes: dict[str, dict[str, Any]], liv
     assert connection.ok, connection.as_dict()
     flow_context.configure(db, box)
     return connection.shop_id
-
-
-def wait_for(probe: Callable[[], T | None], what: str, timeout: float = 30.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = probe()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def requests_total(sandboxes: dict[str, dict[str, Any]], vendor: str) -> int:

@@ -5,8 +5,7 @@ sandboxes. A Worker runs the outbox actions; the cycle and the true-up are calle
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 from sqlalchemy import func, select
@@ -19,7 +18,8 @@ from storeops.flows import context as flow_context
 from storeops.flows import inventory as flow
 from storeops.flows.runtime import Worker
 
-T = TypeVar("T")
+from helpers import wait_for
+
 SKU = "MH01-XS-Orange"
 
 
@@ -29,17 +29,6 @@ def state(sandboxes: dict[str, dict[str, Any]], vendor: str) -> dict[str, Any]:
 
 def stats(sandboxes: dict[str, dict[str, Any]], vendor: str) -> dict[str, Any]:
     return httpx.get(f"{sandboxes[vendor]['url']}/_sandbox/stats", timeout=10).json()  # type: ignore[no-any-return]
-
-
-def wait_for(probe: Callable[[], T | None], what: str, timeout: float = 60.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = probe()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 def shipbob_adjust(sandboxes: dict[str, dict[str, Any]], sku: str, fc_id: int, delta: int) -> dict[str, Any]:

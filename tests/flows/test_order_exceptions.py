@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
@@ -35,25 +34,14 @@ from storeops.flows import order_exceptions
 from storeops.flows.runtime import Worker
 
 from conftest import ADMIN_TOKEN, LiveServer
+from helpers import wait_for
 
-T = TypeVar("T")
 BAD = {"city": "Los Angeles", "province_code": "CA", "zip": "10001"}  # a New York ZIP in LA
 GOOD = {"address1": "200 N Spring St", "city": "Los Angeles", "province_code": "CA", "zip": "90012"}
 
 
 def state(sandboxes: dict[str, dict[str, Any]], vendor: str) -> dict[str, Any]:
     return httpx.get(f"{sandboxes[vendor]['url']}/_sandbox/state", timeout=10).json()  # type: ignore[no-any-return]
-
-
-def wait_for(probe: Callable[[], T | None], what: str, timeout: float = 30.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = probe()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def checkout(sandboxes: dict[str, dict[str, Any]], **override: Any) -> str:

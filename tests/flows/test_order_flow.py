@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from contextlib import closing
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -32,23 +31,13 @@ from storeops.flows.demo import connector_for
 from storeops.flows.intake import handler_for
 from storeops.flows.runtime import Worker
 
-T = TypeVar("T")
+from helpers import wait_for
+
 FULFILLMENT_TRACKING = """query($id: ID!) { order(id: $id) { fulfillments { trackingInfo { number company } } } }"""
 
 
 def state(sandboxes: dict[str, dict[str, Any]], vendor: str) -> dict[str, Any]:
     return httpx.get(f"{sandboxes[vendor]['url']}/_sandbox/state", timeout=10).json()  # type: ignore[no-any-return]
-
-
-def wait_for(probe: Callable[[], T | None], what: str, timeout: float = 20.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = probe()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def checkout(sandboxes: dict[str, dict[str, Any]], *overrides: dict[str, Any]) -> list[dict[str, Any]]:

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from contextlib import closing
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -35,8 +34,8 @@ from storeops.flows.demo import connect_demo_shop, connector_for
 from storeops.flows.runtime import Worker
 
 from conftest import LiveServer
+from helpers import wait_for
 
-T = TypeVar("T")
 CANCEL_ROUTE = "POST /2026-01/order/{order_id:int}:cancel"
 
 
@@ -62,17 +61,6 @@ def stats(sandboxes: dict[str, dict[str, Any]], vendor: str) -> dict[str, Any]:
 
 def faults(sandboxes: dict[str, dict[str, Any]], vendor: str, **settings: Any) -> None:
     httpx.post(f"{sandboxes[vendor]['url']}/_sandbox/faults", json=settings, timeout=10).raise_for_status()
-
-
-def wait_for(probe: Callable[[], T | None], what: str, timeout: float = 30.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = probe()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def checkout(sandboxes: dict[str, dict[str, Any]], **override: Any) -> dict[str, Any]:

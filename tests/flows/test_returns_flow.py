@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import closing
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -33,8 +33,8 @@ from storeops.flows.intake import handler_for
 from storeops.flows.runtime import Worker
 
 from conftest import ADMIN_TOKEN, LiveServer
+from helpers import wait_for
 
-T = TypeVar("T")
 SKU = "MH01-XS-Orange"
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 RETURN_TARGETS = ("shipbob.create_return", "shopify.create_return", "shopify.refund", "klaviyo.returned_product")
@@ -48,17 +48,6 @@ def api(live_app: LiveServer) -> Iterator[httpx.Client]:
 
 def state(sandboxes: dict[str, dict[str, Any]], vendor: str) -> dict[str, Any]:
     return httpx.get(f"{sandboxes[vendor]['url']}/_sandbox/state", timeout=10).json()  # type: ignore[no-any-return]
-
-
-def wait_for(probe: Callable[[], T | None], what: str, timeout: float = 30.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = probe()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def stored_order(db: Database, shop: str, order_id: object) -> Order | None:

@@ -19,14 +19,11 @@ from __future__ import annotations
 import time
 from contextlib import closing
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, cast
 
 from storeops.connectors.klaviyo.client import KlaviyoClient
 from storeops.connectors.klaviyo.models import ProfileInput
 from storeops.connectors.shipbob.client import ShipbobClient
-from storeops.connectors.shipbob.models import Address as ShipbobAddress
-from storeops.connectors.shipbob.models import OrderLine, Recipient
 from storeops.core.clock import utcnow
 from storeops.core.errors import InvalidInput, NotFound
 from storeops.db.session import Database
@@ -72,6 +69,7 @@ from storeops.flows.orders import (
     SHIP_OPTIONS,
     SHIPBOB_QUEUE,
     Run,
+    create_shipbob_order,
     decide,
     emit_all,
     fulfillment_centers,
@@ -254,22 +252,11 @@ def shipbob_replace_order(shop_id: str, payload: dict[str, Any], key: str) -> di
         shipbob = cast(ShipbobClient, client)
         if payload.get("cancel_shipbob_order_id") is not None:
             cancelled = shipbob.cancel_order(int(payload["cancel_shipbob_order_id"])).get("status")
-        r = payload["recipient"]
-        recipient = Recipient(
-            name=r["name"], email=r.get("email"), phone_number=r.get("phone"),
-            address=ShipbobAddress(address1=r["address1"], city=r["city"], country=r["country"],
-                                   address2=r.get("address2"), state=r.get("state"), zip_code=r.get("zip"),
-                                   company_name=r.get("company")))
-        lines = [OrderLine(sku=line["sku"], quantity=int(line["quantity"]), name=line["name"],
-                           unit_price=Decimal(line["price"])) for line in payload["lines"]]
-        created = shipbob.create_order(payload["reference_id"], recipient=recipient, lines=lines,
-                                       shipping_method=payload["shipping_method"],
-                                       order_number=payload.get("order_number"),
-                                       location_id=payload.get("location_id"))
+        created = create_shipbob_order(shipbob, payload)
     result = {"shipbob_order_id": str(created["id"]), "status": created.get("status"), "cancelled": cancelled,
               "reference_id": payload["reference_id"], "created_at": utcnow().isoformat()}
     note_result(shop_id, payload, key, result, shipbob_order_id=result["shipbob_order_id"],
-          shipbob_status=result["status"])
+                shipbob_status=result["status"])
     return result
 
 

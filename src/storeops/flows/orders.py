@@ -495,9 +495,8 @@ def note_result(shop_id: str, payload: dict[str, Any], key: str, result: dict[st
             decisions.note_action_result(session, int(payload["decision_id"]), key, "done", result)
 
 
-@action("shipbob.create_order", queue=SHIPBOB_QUEUE.name)
-def shipbob_create_order(shop_id: str, payload: dict[str, Any], key: str) -> dict[str, Any]:
-    db, box = deps()
+def create_shipbob_order(shipbob: ShipbobClient, payload: dict[str, Any]) -> dict[str, Any]:
+    """The ShipBob order a routing action's payload describes (idempotent on reference_id)."""
     r = payload["recipient"]
     recipient = Recipient(
         name=r["name"], email=r.get("email"), phone_number=r.get("phone"),
@@ -506,15 +505,21 @@ def shipbob_create_order(shop_id: str, payload: dict[str, Any], key: str) -> dic
                                company_name=r.get("company")))
     lines = [OrderLine(sku=line["sku"], quantity=int(line["quantity"]), name=line["name"],
                        unit_price=Decimal(line["price"])) for line in payload["lines"]]
+    return shipbob.create_order(payload["reference_id"], recipient=recipient, lines=lines,
+                                shipping_method=payload["shipping_method"], order_number=payload.get("order_number"),
+                                location_id=payload.get("location_id"))
+
+
+@action("shipbob.create_order", queue=SHIPBOB_QUEUE.name)
+def shipbob_create_order(shop_id: str, payload: dict[str, Any], key: str) -> dict[str, Any]:
+    db, box = deps()
     with closing(connector_for(db, box, shop_id, "shipbob")) as client:
-        created = cast(ShipbobClient, client).create_order(
-            payload["reference_id"], recipient=recipient, lines=lines, shipping_method=payload["shipping_method"],
-            order_number=payload.get("order_number"), location_id=payload.get("location_id"))
+        created = create_shipbob_order(cast(ShipbobClient, client), payload)
     # created_at: when the order reached the 3PL (the dashboard's order-to-3PL KPI reads it).
     result = {"shipbob_order_id": str(created["id"]), "status": created.get("status"),
               "created_at": utcnow().isoformat()}
     note_result(shop_id, payload, key, result, shipbob_order_id=result["shipbob_order_id"],
-          shipbob_status=result["status"])
+                shipbob_status=result["status"])
     return result
 
 
@@ -541,7 +546,7 @@ def shopify_create_fulfillment(shop_id: str, payload: dict[str, Any], key: str) 
 
 
 def track_klaviyo(shop_id: str, metric: str, payload: dict[str, Any], key: str, properties: dict[str, Any],
-           value: Decimal | None = None) -> dict[str, Any]:
+                  value: Decimal | None = None) -> dict[str, Any]:
     db, box = deps()
     with closing(connector_for(db, box, shop_id, "klaviyo")) as client:
         cast(KlaviyoClient, client).track_event(
@@ -556,16 +561,16 @@ def track_klaviyo(shop_id: str, metric: str, payload: dict[str, Any], key: str, 
 @action("klaviyo.placed_order", queue=KLAVIYO_QUEUE.name)
 def klaviyo_placed_order(shop_id: str, payload: dict[str, Any], key: str) -> dict[str, Any]:
     return track_klaviyo(shop_id, "Placed Order", payload, key,
-                  {"OrderId": payload["order_id"], "OrderName": payload.get("name"), "SKUs": payload["skus"]},
-                  value=Decimal(payload["total"]))
+                         {"OrderId": payload["order_id"], "OrderName": payload.get("name"), "SKUs": payload["skus"]},
+                         value=Decimal(payload["total"]))
 
 
 @action("klaviyo.fulfilled_order", queue=KLAVIYO_QUEUE.name)
 def klaviyo_fulfilled_order(shop_id: str, payload: dict[str, Any], key: str) -> dict[str, Any]:
     return track_klaviyo(shop_id, "Fulfilled Order", payload, key,
-                  {"OrderId": payload["order_id"], "OrderName": payload.get("name"),
-                   "TrackingNumber": payload.get("tracking_number"), "Carrier": payload.get("tracking_company"),
-                   "TrackingUrl": payload.get("tracking_url")})
+                         {"OrderId": payload["order_id"], "OrderName": payload.get("name"),
+                          "TrackingNumber": payload.get("tracking_number"), "Carrier": payload.get("tracking_company"),
+                          "TrackingUrl": payload.get("tracking_url")})
 
 
 @action("klaviyo.address_correction", queue=KLAVIYO_QUEUE.name)
