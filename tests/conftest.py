@@ -276,7 +276,21 @@ def worker(settings: Settings, db: Database, shop: str) -> Iterator[Any]:
     from storeops.flows.runtime import Worker
 
     running = Worker(settings, db)
-    running.start()
+    # Started from a thread of its own: Playwright's sync API (the browser tests) keeps an event
+    # loop running in this one, and DBOS refuses to register queues from such a thread.
+    failed: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            running.start()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            failed.append(exc)
+
+    starter = threading.Thread(target=start, name="worker-start")
+    starter.start()
+    starter.join(timeout=60)
+    if failed:
+        raise failed[0]
     try:
         yield running
     finally:

@@ -49,6 +49,8 @@ V1_ROUTES = {
     ("get", "/api/v1/order-rules/routing"),
     ("put", "/api/v1/order-rules/routing"),
     ("get", "/api/v1/order-rules/payment"),
+    ("get", "/api/v1/outbox"),
+    ("post", "/api/v1/outbox/retry"),
     ("put", "/api/v1/order-rules/payment"),
     ("get", "/api/v1/orders"),
     ("get", "/api/v1/orders/{order_id}"),

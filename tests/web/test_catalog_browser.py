@@ -4,7 +4,6 @@ edited the SEO title there), and publishing from the page repairing that drift."
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import closing
@@ -15,7 +14,6 @@ import pytest
 
 from storeops.connectors.shopify.client import ShopifyClient
 from storeops.core.secrets import SecretBox
-from storeops.core.settings import Settings
 from storeops.db.session import Database
 from storeops.domain.catalog import services as catalog
 from storeops.flows import catalog as catalog_flow
@@ -39,21 +37,6 @@ def shop(db: Database, box: SecretBox, sandboxes: dict[str, dict[str, Any]], liv
     assert connection.ok, connection.as_dict()
     flow_context.configure(db, box)
     return connection.shop_id
-
-
-@pytest.fixture
-def worker(settings: Settings, db: Database, box: SecretBox, shop: str) -> Iterator[Worker]:
-    running = Worker(settings, db)
-    flow_context.configure(db, box)
-    # Playwright's sync API keeps an event loop running in this thread, and DBOS refuses to
-    # register queues from a thread with a running loop: start the worker from another one.
-    starter = threading.Thread(target=running.start)
-    starter.start()
-    starter.join(timeout=60)
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -311,6 +311,18 @@ def retry_failed(db: Database, keys: list[str]) -> int:
             .execution_options(synchronize_session=False)
         )
         return int(getattr(changed, "rowcount", 0) or 0)
+
+
+def retry_failed_ids(db: Database, ids: Sequence[int], *, shop_id: str | None = None) -> int:
+    """`retry_failed` by message id (what the API and the dashboard list), optionally only the
+    shop's own messages. Returns how many were failed and go again."""
+    with db.system_session() as session:
+        query = select(OutboxMessage.idempotency_key).where(OutboxMessage.id.in_(list(ids)),
+                                                            OutboxMessage.status == FAILED)
+        if shop_id is not None:
+            query = query.where(OutboxMessage.shop_id == shop_id)
+        keys = list(session.scalars(query))
+    return retry_failed(db, keys) if keys else 0
 
 
 class OutboxRelay:

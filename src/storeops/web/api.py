@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 from storeops.core.errors import InvalidInput, NotFound
 from storeops.domain.customers.models import DataRequest
 from storeops.domain.shops import services as shops
-from storeops.engine import inbox
-from storeops.engine.models import InboxEvent
+from storeops.engine import inbox, outbox
+from storeops.engine.models import InboxEvent, OutboxMessage
 from storeops.flows.demo import forget_connectors
-from storeops.web.deps import Admin, BoxDep, DbDep
+from storeops.web.deps import Admin, BoxDep, DbDep, shop_id_for
 
 router = APIRouter(prefix="/api/v1", dependencies=[Admin])
 
@@ -93,14 +93,11 @@ def list_inbox(
     shop: str | None = None,
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
+    shop_id = shop_id_for(db, shop) if shop else None
     with db.system_session() as session:
         query = select(InboxEvent).order_by(InboxEvent.id.desc()).limit(limit)
         counts = select(InboxEvent.status, func.count()).group_by(InboxEvent.status)
-        if shop:
-            try:
-                shop_id = shops.find_shop(session, shop).id
-            except NotFound as exc:
-                raise HTTPException(404, str(exc)) from exc
+        if shop_id:
             query = query.where(InboxEvent.shop_id == shop_id)
             counts = counts.where(InboxEvent.shop_id == shop_id)
         if vendor:
@@ -122,6 +119,48 @@ def list_inbox(
 @router.post("/inbox/requeue")
 def requeue(body: RequeueIn, db: DbDep) -> dict[str, int]:
     return {"requeued": inbox.requeue(db, body.ids)}
+
+
+@router.get("/outbox")
+def list_outbox(
+    db: DbDep,
+    status: str | None = None,
+    target: str | None = None,
+    shop: str | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+) -> dict[str, Any]:
+    """The outbound actions (vendor calls) and their state; `status=failed` lists what gave up
+    (a 4xx the vendor will keep refusing, or retries exhausted) with the vendor's error."""
+    shop_id = shop_id_for(db, shop) if shop else None
+    with db.system_session() as session:
+        query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+        counts = select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+        if shop_id:
+            query = query.where(OutboxMessage.shop_id == shop_id)
+            counts = counts.where(OutboxMessage.shop_id == shop_id)
+        if status:
+            query = query.where(OutboxMessage.status == status)
+        if target:
+            query = query.where(OutboxMessage.target == target)
+        messages = [
+            {
+                "id": m.id, "shop_id": m.shop_id, "target": m.target, "status": m.status,
+                "key": m.idempotency_key, "created_at": m.created_at.isoformat(),
+                "finished_at": m.finished_at.isoformat() if m.finished_at else None, "error": m.error,
+                "decision_id": (m.payload or {}).get("decision_id"),
+            }
+            for m in session.scalars(query)
+        ]
+        by_status = dict(session.execute(counts).tuples().all())
+    return {"counts": by_status, "messages": messages}
+
+
+@router.post("/outbox/retry")
+def retry_outbox(body: RequeueIn, db: DbDep, shop: str | None = None) -> dict[str, int]:
+    """Send failed actions again once their cause is fixed (the same idempotency key: a vendor
+    that did act the first time is not called twice for it). Others are left as they are."""
+    shop_id = shop_id_for(db, shop) if shop else None
+    return {"retried": outbox.retry_failed_ids(db, body.ids, shop_id=shop_id)}
 
 
 @router.get("/sandboxes")

@@ -24,6 +24,9 @@ from storeops.domain.orders import services as orders
 from storeops.domain.orders.models import HELD, Order
 from storeops.domain.orders.services import parse_time
 from storeops.domain.shops import services as shops
+from storeops.engine import outbox
+from storeops.engine.models import OutboxMessage
+from storeops.engine.outbox import FAILED
 from storeops.flows import order_exceptions
 from storeops.web.dashboard import _login_redirect, _render, _signed_in
 from storeops.web.deps import DbDep
@@ -196,8 +199,9 @@ EXCEPTION_FILTERS = ("unresolved", "open", "waiting", "resolved")
 
 def _exceptions_page(request: Request, db: Any, shop_id: str | None, shop_list: list[Any], status: str, *,
                      kind: str | None = None, error: str | None = None, error_for: int | None = None,
-                     done: str | None = None, status_code: int = 200) -> Any:
+                     done: str | None = None, retried: int | None = None, status_code: int = 200) -> Any:
     rows: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
     unresolved = 0
     now = utcnow()
     if shop_id is not None:
@@ -214,10 +218,17 @@ def _exceptions_page(request: Request, db: Any, shop_id: str | None, shop_list: 
                 rows.append({"x": r, "order": order, "age": _age(r.age(now).total_seconds()),
                              "overdue": r.overdue(now), "due_in": _age((r.sla_due_at - now).total_seconds())})
             session.expunge_all()
+            failed = [{"id": m.id, "target": m.target, "error": m.error,
+                       "age": _age((now - as_utc(m.created_at)).total_seconds()),
+                       "decision_id": (m.payload or {}).get("decision_id"),
+                       "order": (m.payload or {}).get("order_id") or (m.payload or {}).get("reference_id")}
+                      for m in session.scalars(select(OutboxMessage).where(OutboxMessage.status == FAILED)
+                                               .order_by(OutboxMessage.id.desc()).limit(100))]
     return _render(request, "exceptions.html", {
         "rows": rows, "status": status, "filters": EXCEPTION_FILTERS, "kind": kind, "kinds": exceptions.KINDS,
         "shop_id": shop_id, "shops": shop_list, "error": error, "error_for": error_for, "done": done,
-        "unresolved": unresolved, "overrides": order_exceptions.OVERRIDES,
+        "unresolved": unresolved, "overrides": order_exceptions.OVERRIDES, "failed": failed if shop_id else [],
+        "retried": retried,
     }, status_code=status_code)
 
 
@@ -232,12 +243,29 @@ def _age(seconds: float) -> str:
 
 @router.get("/exceptions", response_class=HTMLResponse, response_model=None)
 def exceptions_page(request: Request, db: DbDep, shop: str | None = None, status: str = "unresolved",
-                    kind: str | None = None, done: str | None = None) -> Any:
+                    kind: str | None = None, done: str | None = None, retried: int | None = None) -> Any:
     if not _signed_in(request):
         return _login_redirect()
     with db.system_session() as session:
         shop_id, shop_list = _pick_shop(session, shop)
-    return _exceptions_page(request, db, shop_id, shop_list, status or "unresolved", kind=kind or None, done=done)
+    return _exceptions_page(request, db, shop_id, shop_list, status or "unresolved", kind=kind or None, done=done,
+                            retried=retried)
+
+
+@router.post("/exceptions/actions/{message_id}/retry", response_class=HTMLResponse, response_model=None)
+def retry_action(request: Request, message_id: int, db: DbDep, shop: str = Form("")) -> Any:
+    """Send a failed action again (its cause fixed): the API's POST /api/v1/outbox/retry."""
+    if not _signed_in(request):
+        return _login_redirect()
+    with db.system_session() as session:
+        shop_id, shop_list = _pick_shop(session, shop or None)
+    if shop_id is None:
+        return _exceptions_page(request, db, None, shop_list, "unresolved", error="Choose a registered shop.",
+                                status_code=422)
+    if not outbox.retry_failed_ids(db, [message_id], shop_id=shop_id):
+        return _exceptions_page(request, db, shop_id, shop_list, "unresolved", status_code=409,
+                                error=f"Action {message_id} is not failed (already retried or done).")
+    return RedirectResponse(f"/exceptions?shop={shop_id}&retried={message_id}", status_code=303)
 
 
 @router.post("/exceptions/{exception_id}/{verb}", response_class=HTMLResponse, response_model=None)
