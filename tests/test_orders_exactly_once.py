@@ -13,14 +13,14 @@
   restarted; then everything ShipBob holds is shipped (order.shipped webhooks, duplicated
   and reordered too).
 
+- Then returns are requested (`POST /api/v1/returns`) for some shipped orders, storeops is
+  SIGKILLed a third time while their ShipBob return orders and labels are being made, and
+  ShipBob receives every return (return webhooks duplicated and reordered too).
+
 Then, from the sandboxes' state and their response counters: every routed order has
 exactly one ShipBob order (and ShipBob answered exactly one successful create per order),
-exactly one Shopify fulfillment, and one Placed Order / Fulfilled Order event in Klaviyo.
-
-Refunds per approved return (the issue's third count) belong to the returns flow being
-built beside this one: `assert_one_refund_per_approved_return` below is where that check
-goes; it is called with the same sandbox state and fails loudly if returns appear before
-it is written.
+exactly one Shopify fulfillment, one Placed Order / Fulfilled Order event in Klaviyo, and
+every approved return exactly one Shopify refund of the amount storeops quoted.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import json
 import time
 from collections.abc import Callable
 from contextlib import closing
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
@@ -41,10 +42,11 @@ from storeops.connectors.shopify.client import ShopifyClient
 from storeops.core.secrets import SecretBox
 from storeops.db.session import Database
 from storeops.domain.orders.models import Order
+from storeops.domain.returns.models import ReturnRequest
 from storeops.engine.models import InboxEvent, OutboxMessage
 from storeops.flows.demo import connect_demo_shop, connector_for
 
-from conftest import free_port
+from conftest import ADMIN_TOKEN, free_port
 from processes import Proc, processes, python_entry, wait_healthy
 
 pytestmark = pytest.mark.slow
@@ -52,6 +54,7 @@ pytestmark = pytest.mark.slow
 VENDORS = ("shopify", "shipbob", "klaviyo")
 ORDERS_PER_WAVE = 60
 WAVES = 3
+RETURNS = 12
 FAULTS = {"error_rate": 0.15, "statuses": [500, 502, 503, 429], "lost_response_rate": 0.05, "retry_after_s": 0.5,
           "webhook_duplicate_rate": 0.3, "webhook_reorder": True}
 SANDBOXES = python_entry(
@@ -143,13 +146,36 @@ def successful(stats: dict[str, Any], route: str) -> int:
     return total
 
 
-def assert_one_refund_per_approved_return(sandboxes: dict[str, Any], placed: list[str]) -> None:
-    """Extension point for the returns flow (issue #4): one Shopify refund per approved
-    return. No returns are made in this test yet; once the returns flow is in, approve
-    some returns during the stress run and count refunds here."""
-    returns = [r for r in control(sandboxes, "shipbob", "GET", "/_sandbox/state")["returns"]
-               if base_reference(r.get("reference_id")) in set(placed)]
-    assert returns == [], "returns appeared: write the refund count in assert_one_refund_per_approved_return"
+def request_returns(base: str, db: Database, shop_id: str, shipped: list[str]) -> dict[str, str]:
+    """One return (one unit of its first line) for each of the first RETURNS shipped orders,
+    through storeops' API; returns {order id: the refund total storeops quoted}."""
+    quoted: dict[str, str] = {}
+    with db.session(shop_id) as session:
+        lines = {o.external_id: o.lines for o in session.scalars(select(Order).where(Order.external_id.in_(shipped)))}
+    for oid in shipped[:RETURNS]:
+        sku = str(lines[oid][0]["sku"])
+        made = httpx.post(f"{base}/api/v1/returns", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30,
+                          json={"order_id": oid, "reason": "unwanted", "lines": [{"sku": sku, "quantity": 1}]})
+        assert made.status_code == 201 and made.json()["status"] == "approved", made.text
+        quoted[oid] = made.json()["refund"]["total"]
+    return quoted
+
+
+def returns_by_order(db: Database, shop_id: str) -> dict[str, ReturnRequest]:
+    with db.session(shop_id) as session:
+        found = {r.order_external_id: r for r in session.scalars(select(ReturnRequest))}
+        session.expunge_all()
+        return found
+
+
+def assert_one_refund_per_approved_return(sandboxes: dict[str, Any], quoted: dict[str, str]) -> None:
+    """Every approved return: exactly one Shopify refund, of the amount quoted; no refund for
+    an order without a return."""
+    refunds: dict[str, list[Decimal]] = collections.defaultdict(list)
+    for refund in control(sandboxes, "shopify", "GET", "/_sandbox/state")["refunds"]:
+        refunds[str(refund["order_id"])].append(Decimal(refund["amount"]))
+    assert {oid: refunds[oid] for oid in quoted if refunds[oid] != [Decimal(quoted[oid])]} == {}
+    assert set(refunds) - set(quoted) == set(), "refunds for orders nobody returned"
 
 
 def test_every_order_reaches_each_vendor_exactly_once_through_faults_and_kills(
@@ -219,6 +245,31 @@ def test_every_order_reaches_each_vendor_exactly_once_through_faults_and_kills(
                 and outbox_open(db) == 0 and inbox_pending(db) == 0
 
         wait_for(fulfilled_all, 240, "every routed order fulfilled in Shopify and storeops quiet", logs)
+
+        # Returns for some shipped orders, with a kill while their ShipBob returns are made.
+        orders_now = {str(o["id"]): o for o in control(sandboxes, "shopify", "GET", "/_sandbox/state")["orders"]}
+        returnable = [oid for oid in routed if orders_now[oid]["fulfillment_status"] == "fulfilled"
+                      and not orders_now[oid]["cancelled_at"]]
+        quoted = request_returns(base, db, shop_id, returnable)
+        assert len(quoted) == RETURNS and all(Decimal(q) > 0 for q in quoted.values())
+        time.sleep(1.0)
+        running.sigkill()
+        running = start_storeops("storeops-4")
+
+        def labelled_all() -> bool:
+            found = returns_by_order(db, shop_id)
+            return all(oid in found and found[oid].shipbob_return_id for oid in quoted) and outbox_open(db) == 0
+
+        wait_for(labelled_all, 180, "a ShipBob return (and label) for every approved return", logs)
+        for request in returns_by_order(db, shop_id).values():
+            control(sandboxes, "shipbob", "POST", f"/_sandbox/returns/{request.shipbob_return_id}/receive")
+
+        def refunded_all() -> bool:
+            found = returns_by_order(db, shop_id)
+            return all(found[oid].status == "closed" for oid in quoted) and outbox_open(db) == 0 \
+                and inbox_pending(db) == 0
+
+        wait_for(refunded_all, 180, "every return received, refunded and closed", logs)
         for vendor in VENDORS:
             control(sandboxes, vendor, "POST", "/_sandbox/faults", {})
         after = {vendor: control(sandboxes, vendor, "GET", "/_sandbox/stats") for vendor in VENDORS}
@@ -227,7 +278,7 @@ def test_every_order_reaches_each_vendor_exactly_once_through_faults_and_kills(
         for vendor in VENDORS:
             assert after[vendor]["injected_errors"] > before[vendor]["injected_errors"], vendor
         assert after["shipbob"]["lost_responses"] + after["shopify"]["lost_responses"] > 0
-        assert sum(1 for p in started[1:] if p.popen.returncode == -9) == 2
+        assert sum(1 for p in started[1:] if p.popen.returncode == -9) == 3
 
         # ShipBob: one order per reference, and one successful create per order we hold there.
         shipbob_state = control(sandboxes, "shipbob", "GET", "/_sandbox/state")["orders"]
@@ -263,4 +314,4 @@ def test_every_order_reaches_each_vendor_exactly_once_through_faults_and_kills(
             failed = list(session.execute(select(OutboxMessage.target, OutboxMessage.error)
                                           .where(OutboxMessage.status == "failed")))
         assert failed == []
-        assert_one_refund_per_approved_return(sandboxes, placed)
+        assert_one_refund_per_approved_return(sandboxes, quoted)
