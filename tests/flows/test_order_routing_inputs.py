@@ -152,3 +152,15 @@ def test_a_merchant_rule_forces_the_fc_and_the_decision_names_it(
     assert list(record.outputs["routing"]["assignments"]) == [far]
     assert "california-from-far@2" in record.rules
     assert wait_for(lambda: shipbob_location(db, second), "the ShipBob order") == int(far)
+
+
+def test_units_are_not_held_where_the_snapshot_has_not_got_them() -> None:
+    """A person forcing an FC the snapshot shows empty: the order goes there, nothing is promised."""
+    from storeops.domain.orders import Line
+    from storeops.flows import routing_inputs
+
+    view = routing_inputs.RoutingStock({("1", "A"): 0, ("2", "A"): 3}, {"A"}, routing_inputs.SNAPSHOT)
+    session: Any = None  # never reached: the check comes before any write
+    assert routing_inputs.hold_units(session, "shop", "o1", view, {"1": [Line("A", 1)]}) is None
+    untracked = routing_inputs.RoutingStock({("1", "A"): 1}, set(), routing_inputs.UNTRACKED)
+    assert routing_inputs.hold_units(session, "shop", "o1", untracked, {"1": [Line("A", 1)]}) is None

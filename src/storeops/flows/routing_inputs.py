@@ -87,13 +87,17 @@ def assumed(view: RoutingStock, facts: OrderFacts, fcs: Sequence[FulfillmentCent
 def hold_units(session: Session, shop_id: str, order_id: str, view: RoutingStock,
                assignments: Mapping[str, Sequence[Line]]) -> list[tuple[str, str, int]] | None:
     """Reserve the tracked lines at the FCs that ship them. None (nothing changed) when the
-    stock is untracked or the snapshot was short (those units cannot be promised)."""
+    stock is untracked, or the snapshot has not got the units where the order goes (short
+    everywhere, or a person forced another FC): those units cannot be promised."""
     if view.source != SNAPSHOT:
         return None
     plan = [(line.sku, fc, line.quantity) for fc, lines in assignments.items() for line in lines
             if line.sku in view.tracked]
-    if not plan:
-        return None
+    wanted: dict[tuple[str, str], int] = defaultdict(int)
+    for sku, fc, units in plan:
+        wanted[(fc, sku)] += units
+    if not plan or any(view.stock.get(key, 0) < units for key, units in wanted.items()):
+        return None  # a person forced an FC the snapshot has not got the units at
     if stock.reassign(session, shop_id, order_id, plan):
         # Per-location channel numbers (Shopify's) follow where the units are held now.
         stock.refresh_targets(session, shop_id, sorted({sku for sku, _, _ in plan}))
