@@ -172,3 +172,35 @@ def test_substitution_rules_save_over_http(client: httpx.Client, db: Database, s
     assert rules.skus["MH01-XS-Orange"].substitutes == ("MH01-XS-Black",)
     signed_out = httpx.get(str(client.base_url.join("/order-rules")), timeout=10)
     assert signed_out.status_code == 303 and signed_out.headers["location"] == "/login"
+
+
+def test_a_save_made_meanwhile_is_not_overwritten(client: httpx.Client, db: Database, shop_id: str) -> None:
+    """Two people opened version 0; the second save is refused (409) with the typed text kept,
+    and saving again from that page knowingly replaces the newer version."""
+    mine = json.dumps({"rules": [FORCE_RULE]})
+    theirs = json.dumps({"rules": [{**FORCE_RULE, "name": "theirs"}]})
+    form = {"shop": shop_id, "kind": "routing"}
+    assert client.post("/order-rules", data={**form, "body": mine, "version": "0"}).status_code == 303
+    conflict = client.post("/order-rules", data={**form, "body": theirs, "version": "0"})
+    assert conflict.status_code == 409 and "changed since version 0" in conflict.text
+    assert "&#34;theirs&#34;" in conflict.text or '"theirs"' in conflict.text  # the editor keeps the text
+    assert 'name="version" value="1"' in conflict.text  # the page now starts from version 1
+    with db.session(shop_id) as session:
+        rules, version = orders.routing_rules(session)
+    assert version == 1 and [r.name for r in rules] == ["canada-from-toronto"]
+    assert client.post("/order-rules", data={**form, "body": theirs, "version": "1"}).status_code == 303
+    with db.session(shop_id) as session:
+        rules, version = orders.routing_rules(session)
+    assert version == 2 and [r.name for r in rules] == ["theirs"]
+
+
+def test_the_api_refuses_a_put_based_on_an_old_version(live_app: LiveServer, shop_id: str) -> None:
+    api = httpx.Client(base_url=f"{live_app.url}/api/v1", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+                       timeout=10)
+    shown = api.get("/order-rules/payment").json()
+    assert api.put("/order-rules/payment", json={**shown, "grace_s": 60}).json()["version"] == 1
+    stale = api.put("/order-rules/payment", json={**shown, "grace_s": 120})  # still says version 0
+    assert stale.status_code == 409 and stale.json()["detail"]["field"] == "version"
+    assert api.get("/order-rules/payment").json()["grace_s"] == 60
+    assert api.put("/order-rules/payment", json={"grace_s": 120}).json()["version"] == 2  # no version: replaces
+    assert api.put("/order-rules/routing", json={"rules": [], "version": "1"}).status_code == 422

@@ -131,12 +131,13 @@ def _seconds(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def set_payment_policy(session: Session, shop_id: str, policy: PaymentPolicy, by: str = "admin") -> int:
+def set_payment_policy(session: Session, shop_id: str, policy: PaymentPolicy, by: str = "admin", *,
+                       expected_version: int | None = None) -> int:
     """Store the shop's policy (a new version) for sequences started from now on; a running
     sequence keeps the policy it started with (it is part of the workflow's recorded input).
     Every worker reads it from the database, so it holds across restarts and processes."""
     return orders.save_rule_set(session, shop_id, orders.PAYMENT, policy.as_dict(), by,
-                                lambda _body, version: version)
+                                lambda _body, version: version, expected_version=expected_version)
 
 
 def payment_policy(session: Session) -> tuple[PaymentPolicy, int]:

@@ -13,6 +13,7 @@
                                               prefer FCs by country, state, tag, service level)
     GET|PUT /api/v1/order-rules/payment?shop=        unpaid orders: reminder intervals, grace, then
                                               cancel or hand to a person
+    (a PUT whose body carries the `version` GET showed is refused with 409 if someone saved since)
 
 `shop` is a shop id or domain; it may be left out while storeops has exactly one shop.
 """
@@ -202,9 +203,10 @@ def put_substitution_rules(body: dict[str, Any], db: DbDep, shop: str | None = N
     shop_id = shop_id_for(db, shop)
     try:
         with db.session(shop_id) as session:
-            saved = orders.save_substitution_rules(session, shop_id, body, by)
+            saved = orders.save_substitution_rules(session, shop_id, body, by,
+                                                   expected_version=_expected_version(body))
     except InvalidInput as exc:
-        raise HTTPException(422, {"error": str(exc), "field": exc.field}) from exc
+        raise _rules_refused(exc) from exc
     return rules_view(saved)
 
 
@@ -224,9 +226,10 @@ def put_routing_rules(body: dict[str, Any], db: DbDep, shop: str | None = None,
     shop_id = shop_id_for(db, shop)
     try:
         with db.session(shop_id) as session:
-            rules, version = orders.save_routing_rules(session, shop_id, body, by)
+            rules, version = orders.save_routing_rules(session, shop_id, body, by,
+                                                       expected_version=_expected_version(body))
     except InvalidInput as exc:
-        raise HTTPException(422, {"error": str(exc), "field": exc.field}) from exc
+        raise _rules_refused(exc) from exc
     return routing_rules_view(rules, version)
 
 
@@ -247,10 +250,26 @@ def put_payment_policy(body: dict[str, Any], db: DbDep, shop: str | None = None,
     try:
         policy = lifecycle.PaymentPolicy.parse({k: v for k, v in body.items() if k != "version"})
         with db.session(shop_id) as session:
-            version = lifecycle.set_payment_policy(session, shop_id, policy, by)
+            version = lifecycle.set_payment_policy(session, shop_id, policy, by,
+                                                   expected_version=_expected_version(body))
     except InvalidInput as exc:
-        raise HTTPException(422, {"error": str(exc), "field": exc.field}) from exc
+        raise _rules_refused(exc) from exc
     return {"version": version, **policy.as_dict()}
+
+
+def _expected_version(body: dict[str, Any]) -> int | None:
+    """A body's `version` (what GET showed) is the version the change was made from: if the
+    rules were saved since, the save is refused (409) rather than overwriting that save."""
+    value = body.get("version")
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise HTTPException(422, {"error": "version must be the whole number GET showed", "field": "version"})
+    return value
+
+
+def _rules_refused(exc: InvalidInput) -> HTTPException:
+    return HTTPException(409 if exc.field == "version" else 422, {"error": str(exc), "field": exc.field})
 
 
 def rules_view(rules: SubstitutionRules) -> dict[str, Any]:

@@ -92,8 +92,9 @@ def _substitution_panel(session: Session) -> dict[str, Any]:
 
 
 def _order_rules_page(request: Request, db: Any, shop_id: str | None, shop_list: list[Any], *,
-                      kind: str | None = None, typed: str | None = None, error: str | None = None,
-                      field: str | None = None, saved: str | None = None, status_code: int = 200) -> Any:
+                      kind: str | None = None, typed: str | None = None, started_from: int | None = None,
+                      error: str | None = None, field: str | None = None, saved: str | None = None,
+                      status_code: int = 200) -> Any:
     panels: dict[str, dict[str, Any]] = {}
     if shop_id is not None:
         with db.session(shop_id) as session:
@@ -101,6 +102,9 @@ def _order_rules_page(request: Request, db: Any, shop_id: str | None, shop_list:
                       "substitution": _substitution_panel(session)}
         if kind in panels and typed is not None:
             panels[kind]["text"] = typed  # what the user typed stays in the editor
+            # ...still based on the version it was started from, unless that is what failed
+            # (someone saved since): then saving again knowingly replaces the newer version.
+            panels[kind]["started_from"] = started_from
     return _render(request, "order_rules.html", {
         "panels": panels, "titles": TITLES, "shop_id": shop_id, "shops": shop_list, "kind": kind,
         "error": error, "field": field, "saved": saved if saved in KINDS else None, "saved_names": SAVED_NAMES,
@@ -117,20 +121,21 @@ def order_rules_page(request: Request, db: DbDep, shop: str | None = None, saved
     return _order_rules_page(request, db, shop_id, shop_list, saved=saved)
 
 
-def _save(session: Session, shop_id: str, kind: str, body: dict[str, Any]) -> None:
+def _save(session: Session, shop_id: str, kind: str, body: dict[str, Any], started_from: int | None) -> None:
     """One rule set through its domain service; InvalidInput: nothing stored."""
+    body = {k: v for k, v in body.items() if k != "version"}
     if kind == "routing":
-        orders.save_routing_rules(session, shop_id, {k: v for k, v in body.items() if k != "version"}, "dashboard")
+        orders.save_routing_rules(session, shop_id, body, "dashboard", expected_version=started_from)
     elif kind == "payment":
-        policy = lifecycle.PaymentPolicy.parse({k: v for k, v in body.items() if k != "version"})
-        lifecycle.set_payment_policy(session, shop_id, policy, "dashboard")
+        policy = lifecycle.PaymentPolicy.parse(body)
+        lifecycle.set_payment_policy(session, shop_id, policy, "dashboard", expected_version=started_from)
     else:
-        orders.save_substitution_rules(session, shop_id, body, "dashboard")
+        orders.save_substitution_rules(session, shop_id, body, "dashboard", expected_version=started_from)
 
 
 @router.post("/order-rules", response_class=HTMLResponse, response_model=None)
 def order_rules_save(request: Request, db: DbDep, shop: str = Form(""), kind: str = Form(""),
-                     body: str = Form("")) -> Any:
+                     body: str = Form(""), version: str = Form("")) -> Any:
     if not _signed_in(request):
         return _login_redirect()
     with db.system_session() as session:
@@ -141,9 +146,13 @@ def order_rules_save(request: Request, db: DbDep, shop: str = Form(""), kind: st
         return _order_rules_page(request, db, shop_id, shop_list, error=f"No rules named {kind!r}.",
                                  status_code=422)
 
-    def again(error: str, field: str | None = None) -> Any:
+    started_from = int(version) if version.isdigit() else None
+
+    def again(error: str, field: str | None = None, status_code: int = 422) -> Any:
+        conflict = status_code == 409
         return _order_rules_page(request, db, shop_id, shop_list, kind=kind, typed=body, error=error,
-                                 field=field, status_code=422)
+                                 field=field, started_from=None if conflict else started_from,
+                                 status_code=status_code)
 
     try:
         parsed = json.loads(body)
@@ -153,7 +162,10 @@ def order_rules_save(request: Request, db: DbDep, shop: str = Form(""), kind: st
         return again("The rules must be one JSON object, in curly braces { ... }.")
     try:
         with db.session(shop_id) as session:
-            _save(session, shop_id, kind, parsed)
+            _save(session, shop_id, kind, parsed, started_from)
     except InvalidInput as exc:
+        if exc.field == "version":
+            return again(f"{exc} The editor still holds your text: saving it again replaces that version.",
+                         exc.field, status_code=409)
         return again(str(exc), exc.field)
     return RedirectResponse(f"/order-rules?shop={shop_id}&saved={kind}", status_code=303)

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from storeops.core.errors import InvalidInput
 from storeops.domain.orders.facts import Address, Line, OrderFacts
 from storeops.domain.orders.models import CANCELLED, Order, OrderRuleSet
 from storeops.domain.orders.risk import service_level_of
@@ -167,11 +168,19 @@ def rule_set(session: Session, name: str) -> tuple[dict[str, Any] | None, int]:
 
 
 def save_rule_set(session: Session, shop_id: str, name: str, body: dict[str, Any], by: str,
-                  parse: Callable[[dict[str, Any], int], T]) -> T:
+                  parse: Callable[[dict[str, Any], int], T], *, expected_version: int | None = None) -> T:
     """Store `body` as the next version once `parse(body, version)` accepts it (it raises
-    InvalidInput otherwise, and nothing is stored). Returns what parse returned."""
+    InvalidInput otherwise, and nothing is stored). Returns what parse returned.
+
+    `expected_version`: the version the editor started from. If someone saved since, this
+    save is refused (InvalidInput on field "version") instead of silently overwriting theirs."""
     row = session.scalar(select(OrderRuleSet).where(OrderRuleSet.name == name).with_for_update())
-    version = 1 if row is None else row.version + 1
+    current = 0 if row is None else row.version
+    if expected_version is not None and expected_version != current:
+        raise InvalidInput(f"the {name} rules changed since version {expected_version} was opened (now version "
+                           f"{current}{f', saved by {row.updated_by}' if row is not None and row.updated_by else ''}); "
+                           "reload them and make your change again", field="version")
+    version = current + 1
     parsed = parse(body, version)
     if row is None:
         session.add(OrderRuleSet(shop_id=shop_id, name=name, version=version, rules=body, updated_by=by))
@@ -187,11 +196,13 @@ def substitution_rules(session: Session) -> SubstitutionRules:
     return parse_rules(None if body is None else {**body, "version": version})
 
 
-def save_substitution_rules(session: Session, shop_id: str, rules: dict[str, Any], by: str) -> SubstitutionRules:
+def save_substitution_rules(session: Session, shop_id: str, rules: dict[str, Any], by: str, *,
+                            expected_version: int | None = None) -> SubstitutionRules:
     """Validate and store new rules as the next version (InvalidInput: nothing stored)."""
     body = {k: v for k, v in rules.items() if k != "version"}
     return save_rule_set(session, shop_id, SUBSTITUTION, body, by,
-                         lambda raw, version: parse_rules({**raw, "version": version}))
+                         lambda raw, version: parse_rules({**raw, "version": version}),
+                         expected_version=expected_version)
 
 
 def routing_rules(session: Session) -> tuple[tuple[RoutingRule, ...], int]:
@@ -200,12 +211,13 @@ def routing_rules(session: Session) -> tuple[tuple[RoutingRule, ...], int]:
     return parse_routing_rules(body, version), version
 
 
-def save_routing_rules(session: Session, shop_id: str, body: dict[str, Any],
-                       by: str) -> tuple[tuple[RoutingRule, ...], int]:
+def save_routing_rules(session: Session, shop_id: str, body: dict[str, Any], by: str, *,
+                       expected_version: int | None = None) -> tuple[tuple[RoutingRule, ...], int]:
     """Validate and store the rules as the next version (InvalidInput: nothing stored)."""
     parse_routing_rules(body)  # the shape first: `rules` below must be a list
     return save_rule_set(session, shop_id, ROUTING, {"rules": list(body.get("rules", []))}, by,
-                         lambda raw, version: (parse_routing_rules(raw, version), version))
+                         lambda raw, version: (parse_routing_rules(raw, version), version),
+                         expected_version=expected_version)
 
 
 REDACTED = "[redacted]"
