@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from storeops.connectors.shopify.webhooks import sign
-from storeops.core.clock import utcnow
+from storeops.core.clock import parse_time, utcnow
 from storeops.core.secrets import SecretBox
 from storeops.core.settings import Settings
 from storeops.db.session import Database
@@ -101,7 +101,7 @@ def send_order_update(db: Database, box: SecretBox, shop: str, live_app: LiveSer
         domain = shops.find_shop(session, shop).domain
     assert str(payload["id"]) == oid and secret is not None
     payload["shipping_address"] = {**payload["shipping_address"], **address}
-    stamp = order_services.parse_time(payload["updated_at"])
+    stamp = parse_time(payload["updated_at"])
     assert stamp is not None
     payload["updated_at"] = (stamp + timedelta(minutes=minutes_later)).isoformat()
     body = json.dumps(payload).encode()

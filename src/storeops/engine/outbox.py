@@ -131,6 +131,19 @@ def emit(session: Session, *, shop_id: str, target: str, payload: dict[str, Any]
     return key
 
 
+def emit_actions(session: Session, shop_id: str, decision_id: int,
+                 intended: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Emit a decision's intended actions ({target, payload, cause} each), its id in every
+    payload so the action can note its result on it; returns the entries the decision keeps
+    as `actions_taken`."""
+    taken = []
+    for item in intended:
+        key = emit(session, shop_id=shop_id, target=item["target"],
+                   payload={**item["payload"], "decision_id": decision_id}, cause=item["cause"])
+        taken.append({"target": item["target"], "key": key, "status": "emitted", "result": None})
+    return taken
+
+
 def workflow_id_for(key: str) -> str:
     """The workflow of a partitioned action's message."""
     return f"outbox:{key}"

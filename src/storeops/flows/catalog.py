@@ -36,7 +36,7 @@ from storeops.connectors.amazon import AmazonClient
 from storeops.connectors.klaviyo.client import KlaviyoClient
 from storeops.connectors.klaviyo.models import CatalogItemInput
 from storeops.connectors.shopify.client import ShopifyClient
-from storeops.core.clock import utcnow
+from storeops.core.clock import parse_time, utcnow
 from storeops.core.errors import InvalidInput
 from storeops.core.secrets import SecretBox
 from storeops.db.session import Database
@@ -50,7 +50,7 @@ from storeops.domain.decisions import services as decisions
 from storeops.domain.decisions.models import LIVE, OFF
 from storeops.domain.shops import services as shops
 from storeops.engine.inbox import EventContext, InvalidPayload
-from storeops.engine.outbox import action, emit
+from storeops.engine.outbox import action, emit_actions
 from storeops.engine.workflows import QueueSpec, define_queue, schedule, step
 from storeops.flows import orders as order_flow
 from storeops.flows.context import deps
@@ -316,13 +316,8 @@ def publish(db: Database, shop_id: str, *, handles: Sequence[str] | None = None,
                 continue
             summary["intended"] += len(intended)
             if mode == LIVE:
-                taken = []
-                for item in intended:
-                    key = emit(session, shop_id=shop_id, target=item["target"],
-                               payload={**item["payload"], "decision_id": record.id}, cause=item["cause"])
-                    taken.append({"target": item["target"], "key": key, "status": "emitted", "result": None})
-                record.actions_taken = taken
-                summary["emitted"] += len(taken)
+                record.actions_taken = emit_actions(session, shop_id, record.id, intended)
+                summary["emitted"] += len(record.actions_taken)
     return summary
 
 
@@ -571,16 +566,6 @@ def preview(db: Database, box: SecretBox | None, shop_id: str, handle: str, chan
 # --- Shopify products/update (inbox handler: runs inside the inbox transaction) ------------------
 
 
-def _parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
-
-
 def on_shopify_product_update(ctx: EventContext) -> None:
     """A product changed in Shopify. Our own publish comes back here too (then it equals the
     rendition). If Shopify's title or description differs from the published Shopify rendition,
@@ -599,7 +584,7 @@ def on_shopify_product_update(ctx: EventContext) -> None:
         return  # nothing published there yet: nothing can drift
     seen = next((s for s in catalog.snapshots(ctx.session) if s.product_id == product.id and s.channel == "shopify"),
                 None)
-    changed_at = _parse_time(data.get("updated_at"))
+    changed_at = parse_time(data.get("updated_at"))
     # Shopify's REST timestamps have whole seconds: compare at that precision.
     if seen is not None and changed_at is not None and changed_at < seen.checked_at.replace(microsecond=0):
         return

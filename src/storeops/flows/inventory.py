@@ -64,7 +64,7 @@ from storeops.domain.inventory.models import (
 )
 from storeops.engine.cursors import advance_cursor, read_cursor
 from storeops.engine.inbox import EventContext
-from storeops.engine.outbox import action, emit
+from storeops.engine.outbox import action, emit_actions
 from storeops.engine.retry import RetryPolicy
 from storeops.engine.workflows import QueueSpec, define_queue, schedule, step
 from storeops.flows.context import deps
@@ -320,12 +320,7 @@ def plan_push(shop_id: str) -> dict[str, int]:
             rules=["atp@1", "coalesce_per_sku@1"], outputs={"messages": len(messages)}, intended_actions=summary,
             actions_taken=[], cause=f"inventory_cycle:{stamp}")
         if current == LIVE:
-            taken = []
-            for m in messages:
-                key = emit(session, shop_id=shop_id, target=m["target"],
-                           payload={**m["payload"], "decision_id": record.id}, cause=m["cause"])
-                taken.append({"target": m["target"], "key": key, "status": "emitted", "result": None})
-            record.actions_taken = taken
+            record.actions_taken = emit_actions(session, shop_id, record.id, messages)
         return {"shopify": len(shopify), "amazon": len(amazon), "messages": len(messages)}
 
 

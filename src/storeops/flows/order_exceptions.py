@@ -58,7 +58,7 @@ from storeops.domain.orders.substitution import (
 )
 from storeops.domain.shops import services as shops
 from storeops.engine.inbox import EventContext
-from storeops.engine.outbox import action
+from storeops.engine.outbox import action, emit_actions
 from storeops.engine.workflows import schedule, step
 from storeops.flows import context as flow_context
 from storeops.flows.context import deps
@@ -71,7 +71,6 @@ from storeops.flows.orders import (
     Run,
     create_shipbob_order,
     decide,
-    emit_all,
     fulfillment_centers,
     note_result,
     recipient_of,
@@ -146,7 +145,7 @@ def on_shipbob_exception(ctx: EventContext, data: dict[str, Any]) -> None:
     row = exceptions.open_exception(ctx.session, ctx.shop_id, order, kind, reason,
                                     {**context, "decision_id": record.id})
     record.outputs = {**record.outputs, "exception_id": row.id}
-    record.actions_taken = emit_all(ctx, record.id, [
+    record.actions_taken = emit_actions(ctx.session, ctx.shop_id, record.id, [
         {**item, "payload": {**item["payload"], "exception_id": row.id}} for item in intended])
 
 
@@ -238,7 +237,7 @@ def apply_shortage_plan(run: Run, order: Order, row: OrderException, plan: Short
     row.context = context
     if outcome in ("substitute", "in_stock"):
         exceptions.resolve_exception(run.session, row, resolve_as, run.actor, f"{outcome} (decision {record.id})")
-    record.actions_taken = emit_all(run, record.id, intended)
+    record.actions_taken = emit_actions(run.session, run.shop_id, record.id, intended)
     return record
 
 
@@ -310,7 +309,7 @@ def sweep_sla(db: Database, now: datetime | None = None) -> list[dict[str, Any]]
                     *(row.context or {}).get("escalations", []),
                     {"level": level, "at": now.isoformat(), "decision_id": record.id}]}
                 if mode == LIVE:
-                    record.actions_taken = emit_all(Run(session, shop_id, record.cause or ""), record.id, intended)
+                    record.actions_taken = emit_actions(session, shop_id, record.id, intended)
                 escalated.append({"shop_id": shop_id, "exception_id": row.id, "level": level,
                                   "decision_id": record.id})
     return escalated
@@ -459,7 +458,7 @@ def _cancel_by_person(run: Run, order: Order, row: OrderException, note: str | N
                              "reason": CANCEL_REASONS.get(row.kind, "OTHER")}}]
     record.intended_actions = intended
     if record.mode == LIVE:
-        record.actions_taken = emit_all(run, record.id, intended)
+        record.actions_taken = emit_actions(run.session, run.shop_id, record.id, intended)
     exceptions.resolve_exception(run.session, row, OVERRIDDEN, run.actor, note or "cancelled by a person")
 
 

@@ -40,7 +40,7 @@ from storeops.connectors.klaviyo.client import KlaviyoClient
 from storeops.connectors.klaviyo.models import ProfileInput
 from storeops.connectors.shipbob.client import ShipbobClient
 from storeops.connectors.shopify.client import ShopifyClient
-from storeops.core.clock import utcnow
+from storeops.core.clock import parse_time, utcnow
 from storeops.core.errors import InvalidInput, StoreopsError, VendorError
 from storeops.db.session import Database
 from storeops.domain.decisions import services as decisions
@@ -53,7 +53,7 @@ from storeops.domain.shops import services as shops
 from storeops.engine.cursors import advance_cursor, read_cursor
 from storeops.engine.inbox import EventContext, InvalidPayload, NewEvent, insert_events
 from storeops.engine.models import OutboxMessage
-from storeops.engine.outbox import action, emit
+from storeops.engine.outbox import action, emit_actions
 from storeops.engine.retry import GaveUp
 from storeops.engine.workflows import EngineUnavailable, schedule, sleep, start_workflow, step, workflow
 from storeops.flows import orders as order_flow
@@ -161,16 +161,6 @@ def _prior(session: Session, order_id: str, rule: str, step_no: object = None) -
     return None
 
 
-def _emit_all(session: Session, shop_id: str, decision_id: int,
-              intended: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    taken = []
-    for item in intended:
-        key = emit(session, shop_id=shop_id, target=item["target"],
-                   payload={**item["payload"], "decision_id": decision_id}, cause=item["cause"])
-        taken.append({"target": item["target"], "key": key, "status": "emitted", "result": None})
-    return taken
-
-
 def _note(shop_id: str, payload: dict[str, Any], key: str, status: str, result: dict[str, Any]) -> None:
     db, _ = deps()
     if payload.get("decision_id") is None:
@@ -215,7 +205,7 @@ def on_order_cancelled(ctx: EventContext, order: Order) -> None:
         outputs={"cancel_at_shipbob": bool(references), "reached_shipbob": reached},
         intended_actions=intended, actions_taken=[], cause=f"inbox:{ctx.event.vendor}:{ctx.event.event_id}")
     if mode == LIVE and reached and intended:
-        record.actions_taken = _emit_all(session, ctx.shop_id, record.id, intended)
+        record.actions_taken = emit_actions(session, ctx.shop_id, record.id, intended)
 
 
 class NotCreatedYet(VendorError):
@@ -405,7 +395,7 @@ def _payment_reminder(shop_id: str, order_id: str, attempt: int, attempts: int) 
             intended_actions=intended, actions_taken=[],
             cause=f"workflow:{payment_workflow_id(shop_id, order_id)}")
         if mode == LIVE and intended:
-            record.actions_taken = _emit_all(session, shop_id, record.id, intended)
+            record.actions_taken = emit_actions(session, shop_id, record.id, intended)
     return GO
 
 
@@ -440,7 +430,7 @@ def _payment_final(shop_id: str, order_id: str, policy_data: dict[str, Any]) -> 
             cause=f"workflow:{payment_workflow_id(shop_id, order_id)}")
         if mode == LIVE:
             if policy.final == CANCEL_FINAL:
-                record.actions_taken = _emit_all(session, shop_id, record.id, intended)
+                record.actions_taken = emit_actions(session, shop_id, record.id, intended)
             else:
                 row = exceptions.open_exception(
                     session, shop_id, order, exceptions.PAYMENT,
@@ -570,7 +560,7 @@ def on_shopify_refund(ctx: EventContext) -> None:
     refund_id = str(data["id"])
     if refund_id in ledger:
         return
-    stamp = orders.parse_time(data.get("processed_at")) or orders.parse_time(data.get("created_at"))
+    stamp = parse_time(data.get("processed_at")) or parse_time(data.get("created_at"))
     amount = sum((_amount(t.get("amount")) for t in data.get("transactions") or []
                   if isinstance(t, dict) and t.get("kind") == "refund" and t.get("status") == "success"),
                  Decimal("0"))
@@ -666,7 +656,7 @@ def reconcile_shop(db: Database, box: Any, shop_id: str) -> ReconcileResult:
             result.first_run, result.watermark = True, _stamp(utcnow())
             advance_cursor(session, shop_id, CURSOR, result.watermark)
             return result
-    since = orders.parse_time(mark)
+    since = parse_time(mark)
     with closing(connector_for(db, box, shop_id, "shopify")) as client:
         nodes = list(cast(ShopifyClient, client).list_order_nodes(since))
     snapshots = [snapshot_of(n) for n in nodes]
@@ -677,7 +667,7 @@ def reconcile_shop(db: Database, box: Any, shop_id: str) -> ReconcileResult:
                                     .where(Order.external_id.in_(ids))).tuples().all()) if ids else {}
     feed = []
     for snap in snapshots:
-        stamp = orders.parse_time(snap["updated_at"])
+        stamp = parse_time(snap["updated_at"])
         ours = held.get(str(snap["id"]))
         if ours is not None and ours.tzinfo is None:
             ours = ours.replace(tzinfo=UTC)
@@ -691,7 +681,7 @@ def reconcile_shop(db: Database, box: Any, shop_id: str) -> ReconcileResult:
     result.fed = sum(stored)
     result.duplicates = len(stored) - result.fed
     result.orders = [e.event_id.split(":")[1] for e, new in zip(feed, stored, strict=True) if new]
-    stamps = [t for t in (orders.parse_time(s["updated_at"]) for s in snapshots) if t is not None]
+    stamps = [t for t in (parse_time(s["updated_at"]) for s in snapshots) if t is not None]
     result.watermark = _stamp(max(stamps)) if stamps else mark
     with db.session(shop_id) as session:
         advance_cursor(session, shop_id, CURSOR, str(result.watermark))

@@ -78,7 +78,7 @@ from storeops.domain.orders.exceptions import (
 from storeops.domain.orders.models import Order
 from storeops.domain.shops import services as shops
 from storeops.engine.inbox import EventContext
-from storeops.engine.outbox import action, emit
+from storeops.engine.outbox import action, emit_actions
 from storeops.engine.workflows import QueueSpec, define_queue
 from storeops.flows import context as flow_context
 from storeops.flows import routing_inputs
@@ -310,7 +310,7 @@ def decide(run: Run | EventContext, order: Order, *, allow: frozenset[str] = fro
                 status=exceptions.WAITING if held == ADDRESS and attempt else exceptions.OPEN)
             record.outputs = {**outputs, "exception_id": row.id}
         if intended:
-            record.actions_taken = emit_all(run, record.id, intended)
+            record.actions_taken = emit_actions(run.session, run.shop_id, record.id, intended)
     return record
 
 
@@ -364,7 +364,7 @@ def recheck_address(run: Run, order: Order) -> None:
                                   {"address_attempts": attempt, "address": order.shipping_address,
                                    "decision_id": record.id, "checks": {"address": outputs["address"]}},
                                   status=exceptions.WAITING)
-        record.actions_taken = emit_all(run, record.id, intended)
+        record.actions_taken = emit_actions(run.session, run.shop_id, record.id, intended)
 
 
 def facts_summary(facts: OrderFacts) -> dict[str, Any]:
@@ -413,15 +413,6 @@ def _routing_actions(order: Order, facts: OrderFacts, assignments: dict[str, Any
     return actions
 
 
-def emit_all(run: Run | EventContext, decision_id: int, intended: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    taken = []
-    for item in intended:
-        key = emit(run.session, shop_id=run.shop_id, target=item["target"],
-                   payload={**item["payload"], "decision_id": decision_id}, cause=item["cause"])
-        taken.append({"target": item["target"], "key": key, "status": "emitted", "result": None})
-    return taken
-
-
 def shopify_order_id(reference_id: object) -> str | None:
     if reference_id is None:
         return None
@@ -466,7 +457,7 @@ def on_shipbob_shipped(ctx: EventContext, data: dict[str, Any]) -> None:
         rules=["mirror_fulfillment@1"], outputs={"status": order.status}, intended_actions=intended,
         actions_taken=[], cause=f"inbox:{ctx.event.vendor}:{ctx.event.event_id}")
     if mode == LIVE:
-        record.actions_taken = emit_all(ctx, record.id, intended)
+        record.actions_taken = emit_actions(ctx.session, ctx.shop_id, record.id, intended)
 
 
 def on_shipbob_delivered(ctx: EventContext, data: dict[str, Any]) -> None:

@@ -68,7 +68,7 @@ from storeops.domain.returns.policy import (
     quote_refund,
 )
 from storeops.engine.inbox import EventContext, InvalidPayload
-from storeops.engine.outbox import action, emit
+from storeops.engine.outbox import action, emit, emit_actions
 from storeops.flows.context import deps
 from storeops.flows.demo import connector_for
 from storeops.flows.orders import KLAVIYO_QUEUE, SHIPBOB_QUEUE, SHOPIFY_QUEUE
@@ -195,7 +195,7 @@ def request_return(session: Session, shop_id: str, order_external_id: str, lines
         intended_actions=intended, actions_taken=[],
         cause=cause or f"{source}:{request.source_ref or request.id}")
     if mode == LIVE and intended:
-        record.actions_taken = _emit_all(session, shop_id, record.id, intended)
+        record.actions_taken = emit_actions(session, shop_id, record.id, intended)
     return request
 
 
@@ -226,7 +226,7 @@ def decide_by_person(session: Session, shop_id: str, return_id: int, *, approve:
         intended_actions=intended, actions_taken=[], cause=f"person:{actor}:return:{request.id}")
     # A person's approval acts unless the automation is in shadow: shadow never calls anyone.
     if intended and mode != SHADOW:
-        record.actions_taken = _emit_all(session, shop_id, record.id, intended)
+        record.actions_taken = emit_actions(session, shop_id, record.id, intended)
     return request
 
 
@@ -251,16 +251,6 @@ def _approval_actions(session: Session, order: Order, request: ReturnRequest) ->
 def rma_for(request: ReturnRequest) -> str:
     """Our return merchandise authorization: ShipBob's reference_id (at most 50 characters)."""
     return f"RMA-{request.order_external_id}-{request.id}"[:50]
-
-
-def _emit_all(session: Session, shop_id: str, decision_id: int,
-              intended: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    taken = []
-    for item in intended:
-        key = emit(session, shop_id=shop_id, target=item["target"],
-                   payload={**item["payload"], "decision_id": decision_id}, cause=item["cause"])
-        taken.append({"target": item["target"], "key": key, "status": "emitted", "result": None})
-    return taken
 
 
 # --- inbound webhooks ------------------------------------------------------------------------
@@ -340,7 +330,7 @@ def on_shipbob_return_completed(ctx: EventContext) -> None:
                                                       "total": request.refund_total}},
         intended_actions=intended, actions_taken=[], cause=f"inbox:{ctx.event.vendor}:{ctx.event.event_id}")
     if mode == LIVE:
-        record.actions_taken = _emit_all(ctx.session, ctx.shop_id, record.id, intended)
+        record.actions_taken = emit_actions(ctx.session, ctx.shop_id, record.id, intended)
 
 
 # --- outbound actions --------------------------------------------------------------------------

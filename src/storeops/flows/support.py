@@ -69,7 +69,7 @@ from storeops.domain.support.planner import CAPABILITIES, ESCALATE, MISSING_CAPA
 from storeops.domain.support.policy import route
 from storeops.domain.support.records import CustomerRecord, OrderFact, ReturnFact, TriageView
 from storeops.engine.inbox import EventContext, InvalidPayload
-from storeops.engine.outbox import action, emit, registered_actions
+from storeops.engine.outbox import action, emit, emit_actions, registered_actions
 from storeops.engine.workflows import QueueSpec, define_queue, schedule, step
 from storeops.flows import context as flow_context
 from storeops.flows.context import deps
@@ -506,15 +506,10 @@ def _decide(session: Session, shop_id: str, ticket: GorgiasTicket, message: dict
                        **({"polished": True} if polish.get("used") else {})},
             recipient=record.email if kind == REPLY_KIND else None, decision_id=record_row.id))
     to_emit = [i for i in intended if mode == LIVE or i["target"] == "gorgias.internal_note"]
-    taken = []
-    for item in to_emit:
-        emitted = emit(session, shop_id=shop_id, target=item["target"],
-                       payload={**item["payload"], "decision_id": record_row.id}, cause=item["cause"])
-        taken.append({"target": item["target"], "key": emitted, "status": "emitted", "result": None})
-    record_row.actions_taken = taken
+    record_row.actions_taken = emit_actions(session, shop_id, record_row.id, to_emit)
     result: dict[str, Any] = {"decision_id": record_row.id, "action": plan.action, "mode": mode,
                               "intent": view.intent}
-    for item, done in zip(to_emit, taken, strict=True):
+    for item, done in zip(to_emit, record_row.actions_taken, strict=True):
         if item["target"] == "gorgias.reply":
             result["inline_reply"] = {"payload": {**item["payload"], "decision_id": record_row.id},
                                       "key": done["key"]}
@@ -722,10 +717,7 @@ def sweep_sla(db: Database, shop_id: str) -> int:
                                       rules=["support_sla@1"], outputs={"breached": True, "reason": reason},
                                       intended_actions=[item], actions_taken=[], cause=f"sla:{now.isoformat()}")
             if mode == LIVE:
-                emitted = emit(session, shop_id=shop_id, target=item["target"],
-                               payload={**item["payload"], "decision_id": record.id}, cause=item["cause"])
-                record.actions_taken = [{"target": item["target"], "key": emitted, "status": "emitted",
-                                         "result": None}]
+                record.actions_taken = emit_actions(session, shop_id, record.id, [item])
             breached += 1
     return breached
 

@@ -15,14 +15,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storeops.core.clock import as_utc, utcnow
+from storeops.core.clock import as_utc, parse_time, utcnow
 from storeops.core.errors import InvalidInput, NotFound
 from storeops.domain.decisions import services as decisions
 from storeops.domain.decisions.models import MODES, DecisionRecord
 from storeops.domain.orders import exceptions
 from storeops.domain.orders import services as orders
 from storeops.domain.orders.models import HELD, Order
-from storeops.domain.orders.services import parse_time
 from storeops.domain.shops import services as shops
 from storeops.engine import outbox
 from storeops.engine.models import OutboxMessage

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from storeops.core.clock import parse_time
 from storeops.core.errors import InvalidInput
 from storeops.domain.orders.facts import Address, Line, OrderFacts
 from storeops.domain.orders.models import CANCELLED, Order, OrderRuleSet
@@ -27,16 +28,6 @@ class Applied:
     order: Order
     created: bool
     changed: bool  # False: the snapshot was not newer than the one we hold (late or duplicate)
-
-
-def parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
 
 
 def _decimal(value: object) -> Decimal:
