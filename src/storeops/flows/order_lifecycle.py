@@ -370,7 +370,9 @@ def _record_stop(session: Session, shop_id: str, order: Order | None, order_id: 
 def _payment_reminder(shop_id: str, order_id: str, attempt: int, attempts: int) -> str:
     db, _ = deps()
     with db.session(shop_id) as session:
-        order = orders.find(session, order_id)
+        # Locked: a step run twice at once (a recovered workflow beside the run it replaces)
+        # must find the other's decision, not record a second one.
+        order = orders.find(session, order_id, lock=True)
         if order is None:
             # Not committed (yet): the transaction that started us may be retried. Later
             # steps look again; with no order ever, the sequence ends doing nothing.
@@ -404,7 +406,7 @@ def _payment_final(shop_id: str, order_id: str, policy_data: dict[str, Any]) -> 
     policy = PaymentPolicy.from_dict(policy_data)
     db, _ = deps()
     with db.session(shop_id) as session:
-        order = orders.find(session, order_id)
+        order = orders.find(session, order_id, lock=True)  # as in _payment_reminder
         mode = decisions.mode_for(session, shop_id, AUTOMATION)
         reason = _settled(order) or ("automation off" if mode == OFF else None)
         if reason is not None:

@@ -57,8 +57,11 @@ def _lines(items: object) -> list[dict[str, Any]]:
     return lines
 
 
-def find(session: Session, external_id: str) -> Order | None:
-    return session.scalar(select(Order).where(Order.external_id == external_id))
+def find(session: Session, external_id: str, *, lock: bool = False) -> Order | None:
+    """The order; `lock` takes its row lock for the transaction (FOR UPDATE on PostgreSQL), so
+    two runs of the same step for one order take turns instead of both deciding."""
+    query = select(Order).where(Order.external_id == external_id)
+    return session.scalar(query.with_for_update() if lock else query)
 
 
 _FINANCIAL_PROGRESS = {"pending": 0, "authorized": 1, "partially_paid": 1, "paid": 2, "partially_refunded": 3,
