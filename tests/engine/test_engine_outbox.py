@@ -17,6 +17,7 @@ from storeops.core.clock import utcnow
 from storeops.core.errors import VendorError
 from storeops.core.settings import Settings
 from storeops.db.session import Database, ShopScopeViolation
+from storeops.engine import outbox
 from storeops.engine.models import OutboxMessage
 from storeops.engine.outbox import (
     BATCH_QUEUE,
@@ -28,7 +29,7 @@ from storeops.engine.outbox import (
     run_batch,
     workflow_id_for,
 )
-from storeops.engine.retry import GaveUp
+from storeops.engine.retry import GaveUp, RetryPolicy
 from storeops.engine.workflows import Engine, QueueSpec, define_queue
 
 VENDOR = define_queue(QueueSpec("test_engine_outbox.vendor"))
@@ -41,6 +42,10 @@ REFUND_ORDER = "test_engine_outbox.refund_order"
 LIMITED_TAG = "test_engine_outbox.limited_tag"
 LIMITED = define_queue(QueueSpec("test_engine_outbox.limited", limit=5, period=1.0))
 call_times: dict[str, float] = {}
+NOTIFY = "test_engine_outbox.notify"  # batched; the vendor is down for the order's first N calls
+SYNC_STOCK = "test_engine_outbox.sync_stock"  # the same, partitioned
+QUICK = RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.02)  # a whole policy in ~30 ms
+outage_calls: dict[str, int] = {}  # order -> calls the vendor still answers with 503
 
 _lock = threading.Lock()
 runs: dict[str, int] = defaultdict(int)  # "<action>:<order>" -> times the action body ran
@@ -86,6 +91,27 @@ def limited_tag(shop_id: str, payload: dict[str, Any], key: str) -> dict[str, An
     with _lock:
         call_times[payload["order"]] = time.monotonic()
     return {}
+
+
+def _through_outage(name: str, order: str) -> None:
+    _ran(name, order)
+    with _lock:
+        if outage_calls.get(order, 0) > 0:
+            outage_calls[order] -= 1
+            raise VendorError("shopify", "service unavailable", status=503)
+
+
+@action(NOTIFY, queue=VENDOR.name, policy=QUICK)
+def notify(shop_id: str, payload: dict[str, Any], key: str) -> dict[str, Any]:
+    _through_outage(NOTIFY, payload["order"])
+    return {"notified": payload["order"]}
+
+
+@action(SYNC_STOCK, queue=PER_ORDER.name, partition=lambda shop_id, payload: f"{shop_id}:{payload['order']}",
+        policy=QUICK)
+def sync_stock(shop_id: str, payload: dict[str, Any], key: str) -> dict[str, Any]:
+    _through_outage(SYNC_STOCK, payload["order"])
+    return {"synced": payload["order"]}
 
 
 @pytest.fixture
@@ -398,3 +424,81 @@ def test_a_vendor_queue_limit_applies_to_calls_inside_batches(
     # ...whose calls still keep the queue's limit: a burst of 5, then 5 per second.
     stamps = sorted(call_times[f"{order}-{n}"] for n in range(10))
     assert stamps[-1] - stamps[0] >= 0.9 and elapsed >= 0.9
+
+
+# --- vendor outages: later rounds ----------------------------------------------------------
+
+
+@pytest.fixture
+def short_rounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(outbox, "ROUND_DELAY_MIN_S", 0.5)
+
+
+def run_relay_until(relay: OutboxRelay, db: Database, key: str, status: str, timeout_s: float = 20.0) -> OutboxMessage:
+    """Run the relay as `storeops up` does (a loop) until the message reaches `status`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        relay.run_once()
+        found = message(db, key)
+        if found.status == status or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("target", [NOTIFY, SYNC_STOCK])
+def test_a_vendor_down_through_a_whole_retry_policy_gets_a_later_round_not_a_failure(
+    db: Database, engine: Engine, relay: OutboxRelay, shop_id: str, order: str, short_rounds: None, target: str
+) -> None:
+    outage_calls[order] = QUICK.max_attempts + 1  # the first round fails, and the second's first call
+    with db.session(shop_id) as session:
+        key = emit(session, shop_id=shop_id, target=target, payload={"order": order}, cause=f"outage:{order}")
+    relay.run_once()
+
+    deadline = time.monotonic() + 10
+    while (found := message(db, key)).rounds == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert found.status == "pending" and found.rounds == 1
+    assert "503" in (found.error or "") and found.failing_since is not None
+    assert found.not_before is not None and found.not_before > found.failing_since
+    assert relay.run_once() == 0  # not before its time
+    assert runs[f"{target}:{order}"] == QUICK.max_attempts
+
+    done = run_relay_until(relay, db, key, "done")
+    assert done.status == "done" and done.error is None
+    assert done.result == ({"notified": order} if target == NOTIFY else {"synced": order})
+    assert done.rounds == 1  # the second round retried its refused first call within its policy
+    assert runs[f"{target}:{order}"] == QUICK.max_attempts + 2
+
+
+def test_a_vendor_down_for_longer_than_the_retry_window_fails_the_message(
+    db: Database, engine: Engine, relay: OutboxRelay, shop_id: str, order: str, short_rounds: None,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outbox, "RETRY_WINDOW", timedelta(seconds=1))
+    outage_calls[order] = 10_000
+    with db.session(shop_id) as session:
+        key = emit(session, shop_id=shop_id, target=NOTIFY, payload={"order": order}, cause=f"outage:{order}")
+
+    failed = run_relay_until(relay, db, key, "failed")
+    assert failed.status == "failed" and "503" in (failed.error or "")
+    assert failed.rounds >= 1  # it did get later rounds before the window closed
+
+    outage_calls[order] = 0  # the vendor is back; a person retries
+    assert retry_failed(db, [key]) == 1
+    done = run_relay_until(relay, db, key, "done")
+    assert done.result == {"notified": order} and done.failing_since is None
+
+
+def test_a_person_retrying_a_failed_partitioned_action_gets_a_new_workflow(
+    db: Database, engine: Engine, relay: OutboxRelay, shop_id: str, order: str
+) -> None:
+    with db.session(shop_id) as session:
+        key = emit(session, shop_id=shop_id, target=REFUND_ORDER, payload={"order": order}, cause=f"refund:{order}")
+    assert run_relay_until(relay, db, key, "failed").status == "failed"
+
+    refusals_fixed.add(order)
+    assert retry_failed(db, [key]) == 1
+    done = run_relay_until(relay, db, key, "done")
+    assert done.result == {"refunded": order}
+    assert done.workflow_id == workflow_id_for(key, 1) != workflow_id_for(key)
+    assert runs[f"{REFUND_ORDER}:{order}"] == 2

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
+from storeops.engine import outbox
 from storeops.flows.runtime import Worker
 
 from conftest import ADMIN_TOKEN, LiveServer, sign_in
@@ -79,6 +80,35 @@ def test_a_refused_action_is_listed_and_retried_once_fixed(
     wait_for(lambda: not api.get("/outbox", params={"shop": shop, "status": "failed"}).json()["messages"],
              "no failed message left")
     assert api.post("/outbox/retry", json={"ids": [message["id"]]}).json() == {"retried": 0}  # done now
+
+
+def test_an_action_whose_vendor_stays_unavailable_waits_for_a_later_round_instead_of_failing(
+        api: httpx.Client, sandboxes: dict[str, dict[str, Any]], shop: str, worker: Worker,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(outbox, "ROUND_DELAY_MIN_S", 1.0)
+    first = checkout(sandboxes)
+    wait_for(lambda: shipbob_order(sandboxes, first), "the first ShipBob order")
+    # ShipBob throttles every call: a whole retry policy (8 attempts) is used up in a second.
+    shipbob_faults(sandboxes, error_rate=1.0, statuses=[429], retry_after_s=0.05)
+    second = checkout(sandboxes)
+
+    def waiting() -> dict[str, Any] | None:
+        pending = api.get("/outbox", params={"shop": shop, "status": "pending",
+                                             "target": "shipbob.create_order"}).json()["messages"]
+        return next((m for m in pending if m["retry_at"] and m["rounds"] >= 1), None)
+
+    message = wait_for(waiting, "the throttled create to wait for a later round")
+    assert "429" in message["error"] and message["failing_since"] is not None
+    assert api.get("/outbox", params={"shop": shop, "status": "failed"}).json()["messages"] == []
+    assert shipbob_order(sandboxes, second) is None
+
+    shipbob_faults(sandboxes, error_rate=0.0)  # ShipBob answers again: no person needed
+    created = wait_for(lambda: shipbob_order(sandboxes, second), "the ShipBob order of a later round", timeout=30)
+    assert created["reference_id"] == second
+    [done] = [m for m in api.get("/outbox", params={"shop": shop, "status": "done",
+                                                     "target": "shipbob.create_order"}).json()["messages"]
+              if m["id"] == message["id"]]
+    assert done["error"] is None and done["retry_at"] is None and done["rounds"] >= 1
 
 
 @pytest.mark.browser

@@ -72,6 +72,13 @@ class OutboxMessage(ShopScoped, Base):
     workflow_id: Mapped[str | None] = mapped_column(String(120), default=None)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONText, default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
+    # A vendor that stayed unavailable through a whole retry policy sends the message back
+    # to pending for a later round: `rounds` counts them (and names a partitioned action's
+    # workflow), `not_before` is when the next may start, `failing_since` when the
+    # transient failures began (the message fails once that is too long ago).
+    rounds: Mapped[int] = mapped_column(default=0, server_default="0")
+    not_before: Mapped[datetime | None] = mapped_column(default=None)
+    failing_since: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class SyncCursor(ShopScoped, Base):

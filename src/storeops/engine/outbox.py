@@ -22,13 +22,20 @@ Two ways to deliver, chosen by the action:
 - partitioned actions (`partition=`): one workflow per message (id `outbox:<key>`) on the
   action's queue, so DBOS keeps one message per partition key running at a time.
 
-Actions are registered by name with `action(...)`. An action that fails for good marks its
-message `failed` (a row a person can list); `retry_failed` sends it again once the cause is
-fixed (a per-message workflow in ERROR can also be replayed with `Engine.fork`).
+Actions are registered by name with `action(...)`. Each delivery runs under the engine's
+retry policy (8 attempts, about a minute of backoff). A vendor still unavailable after that
+(5xx, timeouts, 429) is most likely in an outage that lasts minutes or hours, so the message
+goes back to pending for a later round (`rounds`, `not_before`): each round waits as long as
+the message has been failing (ROUND_DELAY_MIN_S to ROUND_DELAY_MAX_S), for up to
+RETRY_WINDOW. An action the vendor refuses (a 4xx it will keep refusing), or one still
+failing after the window, marks its message `failed` (a row a person can list);
+`retry_failed` sends it again once the cause is fixed (a per-message workflow in ERROR can
+also be replayed with `Engine.fork`).
 """
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 import uuid
@@ -40,13 +47,14 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from storeops.core.clock import utcnow
 from storeops.core.ids import idempotency_key
 from storeops.db.session import Database, ShopScopeViolation
+from storeops.engine.errors import Action
 from storeops.engine.models import PENDING, OutboxMessage
 from storeops.engine.retry import DEFAULT_POLICY, GaveUp, RetryPolicy
 from storeops.engine.workflows import (
@@ -76,6 +84,9 @@ BATCH_QUEUE = define_queue(QueueSpec(name="outbox.batches", worker_concurrency=8
 # A batch assigned but not enqueued (the relay died in between) is enqueued again by the
 # next relay after this long.
 ORPHAN_AFTER_S = 10.0
+# Later rounds for a message whose vendor stayed unavailable through a whole retry policy.
+RETRY_WINDOW = timedelta(hours=24)
+ROUND_DELAY_MIN_S, ROUND_DELAY_MAX_S = 15.0, 1800.0
 
 
 @dataclass(frozen=True)
@@ -84,7 +95,8 @@ class ActionSpec:
     queue: str
     fn: ActionFn  # the DBOS step (per-message workflows)
     partition: Callable[[str, dict[str, Any]], str] | None = None
-    body: ActionFn | None = None  # the plain function (batches call it under DEFAULT_POLICY)
+    body: ActionFn | None = None  # the plain function (batches call it under `policy`)
+    policy: RetryPolicy = DEFAULT_POLICY
 
     @property
     def batched(self) -> bool:
@@ -95,12 +107,15 @@ _actions: dict[str, ActionSpec] = {}
 
 
 def action(
-    name: str, *, queue: str, partition: Callable[[str, dict[str, Any]], str] | None = None
+    name: str, *, queue: str, partition: Callable[[str, dict[str, Any]], str] | None = None,
+    policy: RetryPolicy = DEFAULT_POLICY,
 ) -> Callable[[ActionFn], Any]:
-    """Register an outbound action. Its function runs under the engine's retry policy."""
+    """Register an outbound action. Its function runs under the engine's retry policy (or
+    `policy`); what is still transient after it goes to a later round (module docstring)."""
 
     def decorate(fn: ActionFn) -> Any:
-        _actions[name] = ActionSpec(name, queue, step(name=f"action:{name}")(fn), partition, fn)
+        _actions[name] = ActionSpec(name, queue, step(name=f"action:{name}", policy=policy)(fn), partition, fn,
+                                    policy)
         return fn
 
     return decorate
@@ -144,9 +159,10 @@ def emit_actions(session: Session, shop_id: str, decision_id: int,
     return taken
 
 
-def workflow_id_for(key: str) -> str:
-    """The workflow of a partitioned action's message."""
-    return f"outbox:{key}"
+def workflow_id_for(key: str, round_: int = 0) -> str:
+    """The workflow of a partitioned action's message in its `round_` (a later round, or a
+    person's retry, is a new workflow: the earlier one has ended)."""
+    return f"outbox:{key}" if round_ == 0 else f"outbox:{key}:{round_}"
 
 
 def batch_workflow_id(target: str) -> str:
@@ -162,9 +178,11 @@ def run_action(message_id: int, target: str, shop_id: str, payload: dict[str, An
     try:
         result = spec.fn(shop_id, payload, key) or {}
     except GaveUp as exc:
-        # Failed deliveries are rows a person can list; the workflow stays ERROR so it
-        # can be replayed with Engine.fork, whose `_mark_done` then marks it done.
-        _mark_failed(message_id, str(exc))
+        # A later round is a new workflow (workflow_id_for); this one ends. Failed
+        # deliveries are rows a person can list; the workflow stays ERROR so it can be
+        # replayed with Engine.fork, whose `_mark_done` then marks it done.
+        if _mark_given_up(message_id, str(exc), _transient(exc)) == "requeued":
+            return {"requeued": True}
         raise
     _mark_done(message_id, result)
     return result
@@ -175,9 +193,55 @@ def _mark_done(message_id: int, result: dict[str, Any]) -> None:
     _finish(message_id, DONE, result=result)
 
 
-@step(name="outbox.mark_failed")
-def _mark_failed(message_id: int, error: str) -> None:
-    _finish(message_id, FAILED, error=error)
+@step(name="outbox.mark_given_up")
+def _mark_given_up(message_id: int, error: str, transient: bool) -> str:
+    return _give_up(message_id, error, transient)
+
+
+def _transient(exc: GaveUp) -> bool:
+    """The vendor may well answer later (5xx, timeout, 429), as opposed to refusing."""
+    return exc.resolution.action in (Action.RETRY, Action.RATE_LIMITED)
+
+
+def _give_up(message_id: int, error: str, transient: bool, *, workflow_id: str | None = None) -> str:
+    """A delivery's retry policy is exhausted or the vendor refused. Transient failures go
+    back to pending for a later round while the message is inside RETRY_WINDOW; the rest
+    are failed. Returns "requeued", "failed", or "settled" (someone else finished it)."""
+    now = utcnow()
+    with _relay_db().system_session() as session:
+        row = session.execute(
+            select(OutboxMessage.failing_since).where(OutboxMessage.id == message_id)
+        ).one_or_none()
+        since = (row.failing_since if row is not None else None) or now
+        if transient and now - since < RETRY_WINDOW:
+            wait = min(max((now - since).total_seconds(), ROUND_DELAY_MIN_S), ROUND_DELAY_MAX_S)
+            values: dict[str, Any] = {
+                "status": PENDING, "workflow_id": None, "dispatched_at": None, "error": error[:2000],
+                "rounds": OutboxMessage.rounds + 1, "failing_since": since,
+                "not_before": now + timedelta(seconds=random.uniform(wait, wait * 1.2)),
+            }
+            outcome = "requeued"
+        else:
+            values = {"status": FAILED, "finished_at": now, "error": error[:2000]}
+            outcome = "failed"
+        changed = session.execute(
+            update(OutboxMessage).where(*_unfinished(message_id, workflow_id)).values(**values)
+            .execution_options(synchronize_session=False)
+        )
+    if not getattr(changed, "rowcount", 0):
+        return "settled"
+    if outcome == "requeued":
+        log.warning("outbox action requeued", message_id=message_id, retry_at=values["not_before"].isoformat(),
+                    error=error[:300])
+    return outcome
+
+
+def _unfinished(message_id: int, workflow_id: str | None) -> list[Any]:
+    """The row while it is not done (and, with `workflow_id`, still that workflow's)."""
+    condition = [OutboxMessage.id == message_id, OutboxMessage.status != DONE]
+    if workflow_id is not None:
+        condition += [OutboxMessage.workflow_id == workflow_id, OutboxMessage.status == DISPATCHED]
+    return condition
 
 
 def _finish(message_id: int, status: str, *, result: dict[str, Any] | None = None, error: str | None = None,
@@ -189,12 +253,12 @@ def _finish(message_id: int, status: str, *, result: dict[str, Any] | None = Non
         values["result"] = result
     if error is not None:
         values["error"] = error[:2000]
-    condition = [OutboxMessage.id == message_id, OutboxMessage.status != DONE]
-    if workflow_id is not None:
-        condition += [OutboxMessage.workflow_id == workflow_id, OutboxMessage.status == DISPATCHED]
+    elif status == DONE:
+        values["error"] = None  # an earlier round's error is no longer the story
     with _relay_db().system_session() as session:
         changed = session.execute(
-            update(OutboxMessage).where(*condition).values(**values).execution_options(synchronize_session=False)
+            update(OutboxMessage).where(*_unfinished(message_id, workflow_id)).values(**values)
+            .execution_options(synchronize_session=False)
         )
         return bool(getattr(changed, "rowcount", 0))
 
@@ -272,7 +336,7 @@ def _deliver_batch(batch_id: str, target: str) -> dict[str, int]:
             .order_by(OutboxMessage.id)
         ).all()
     spec = _actions.get(target)
-    counts = {"done": 0, "failed": 0}
+    counts = {"done": 0, "failed": 0}  # and "requeued" / "settled" when there are some
     if not rows:
         return counts
     if spec is None or spec.body is None:
@@ -280,17 +344,16 @@ def _deliver_batch(batch_id: str, target: str) -> dict[str, int]:
             _finish(row.id, FAILED, error=f"no action named {target!r}", workflow_id=batch_id)
         counts["failed"] = len(rows)
         return counts
-    body = spec.body
+    body, policy = spec.body, spec.policy
     limiter = _limiter_for(spec.queue)
 
     def deliver(message_id: int, shop_id: str, payload: dict[str, Any], key: str) -> str:
         if limiter is not None:
             limiter.acquire()
         try:
-            result = DEFAULT_POLICY.call(lambda: body(shop_id, dict(payload), key)) or {}
+            result = policy.call(lambda: body(shop_id, dict(payload), key)) or {}
         except GaveUp as exc:
-            _finish(message_id, FAILED, error=str(exc), workflow_id=batch_id)
-            return "failed"
+            return _give_up(message_id, str(exc), _transient(exc), workflow_id=batch_id)
         except Exception as exc:  # noqa: BLE001 - a bug in one action must not stop the batch
             log.error("outbox action crashed", target=target, key=key, error=repr(exc))
             _finish(message_id, FAILED, error=repr(exc), workflow_id=batch_id)
@@ -300,7 +363,7 @@ def _deliver_batch(batch_id: str, target: str) -> dict[str, int]:
 
     with ThreadPoolExecutor(max_workers=min(BATCH_THREADS, len(rows)), thread_name_prefix="outbox") as pool:
         for outcome in pool.map(lambda r: deliver(r.id, r.shop_id, r.payload, r.idempotency_key), rows):
-            counts[outcome] += 1
+            counts[outcome] = counts.get(outcome, 0) + 1
     return counts
 
 
@@ -320,7 +383,8 @@ def retry_failed(db: Database, keys: list[str]) -> int:
         changed = session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.idempotency_key.in_(keys), OutboxMessage.status == FAILED)
-            .values(status=PENDING, workflow_id=None, dispatched_at=None, finished_at=None, error=None)
+            .values(status=PENDING, workflow_id=None, dispatched_at=None, finished_at=None, error=None,
+                    rounds=OutboxMessage.rounds + 1, not_before=None, failing_since=None)
             .execution_options(synchronize_session=False)
         )
         return int(getattr(changed, "rowcount", 0) or 0)
@@ -355,20 +419,21 @@ class OutboxRelay:
         with self.db.system_session() as session:
             rows = session.execute(
                 select(OutboxMessage.id, OutboxMessage.target, OutboxMessage.shop_id, OutboxMessage.payload,
-                       OutboxMessage.idempotency_key)
-                .where(OutboxMessage.status == PENDING)
+                       OutboxMessage.idempotency_key, OutboxMessage.rounds)
+                .where(OutboxMessage.status == PENDING,
+                       or_(OutboxMessage.not_before.is_(None), OutboxMessage.not_before <= utcnow()))
                 .order_by(OutboxMessage.id)
                 .limit(self.batch_size)
             ).all()
         by_target: dict[str, list[int]] = defaultdict(list)
-        for message_id, target, shop_id, payload, key in rows:
+        for message_id, target, shop_id, payload, key, rounds in rows:
             spec = _actions.get(target)
             if spec is None:
                 self._settle(message_id, status=FAILED, error=f"no action named {target!r}")
             elif spec.batched and _settings.batching:
                 by_target[target].append(message_id)
             else:
-                self._dispatch_one(spec, message_id, shop_id, dict(payload), key)
+                self._dispatch_one(spec, message_id, shop_id, dict(payload), key, rounds)
         for target, ids in by_target.items():
             for start in range(0, len(ids), self.batch_max):
                 self._dispatch_batch(target, ids[start:start + self.batch_max])
@@ -423,17 +488,17 @@ class OutboxRelay:
         return recovered
 
     def _dispatch_one(self, spec: ActionSpec, message_id: int, shop_id: str, payload: dict[str, Any],
-                      key: str) -> None:
-        workflow_id = workflow_id_for(key)
+                      key: str, rounds: int) -> None:
+        workflow_id = workflow_id_for(key, rounds)
         partition = spec.partition(shop_id, payload) if spec.partition else None
         self.engine.enqueue(
             spec.queue, run_action, message_id, spec.name, shop_id, payload, key,
             workflow_id=workflow_id, partition_key=partition,
         )
-        self._mark(message_id, status=DISPATCHED, workflow_id=workflow_id)
-        self._settle_if_finished(message_id, workflow_id)
+        self._mark(message_id, rounds, status=DISPATCHED, workflow_id=workflow_id)
+        self._settle_if_finished(message_id, workflow_id, rounds)
 
-    def _settle_if_finished(self, message_id: int, workflow_id: str) -> None:
+    def _settle_if_finished(self, message_id: int, workflow_id: str, rounds: int) -> None:
         """Record the outcome of a workflow that had already finished when we enqueued it.
 
         After a crash between enqueue and mark, the message is pending again; enqueueing
@@ -443,25 +508,31 @@ class OutboxRelay:
         info = self.engine.status(workflow_id)
         if info is None:
             return
+        # A round that requeued its message moved `rounds` on, so the conditions below
+        # (this round only) leave the message to its next round.
         if info.status == "SUCCESS":
-            self._settle(message_id, status=DONE, result=self.engine.result(workflow_id) or {})
+            self._settle(message_id, rounds, status=DONE, result=self.engine.result(workflow_id) or {})
         elif info.status == "ERROR":
-            self._settle(message_id, status=FAILED, error=(info.error or "workflow failed")[:2000])
+            self._settle(message_id, rounds, status=FAILED, error=(info.error or "workflow failed")[:2000])
 
-    def _settle(self, message_id: int, **values: Any) -> None:
+    def _settle(self, message_id: int, rounds: int | None = None, **values: Any) -> None:
+        condition = [OutboxMessage.id == message_id, OutboxMessage.status.in_([PENDING, DISPATCHED])]
+        if rounds is not None:
+            condition.append(OutboxMessage.rounds == rounds)
         with self.db.system_session() as session:
             session.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.id == message_id, OutboxMessage.status.in_([PENDING, DISPATCHED]))
+                .where(*condition)
                 .values(finished_at=utcnow(), **values)
                 .execution_options(synchronize_session=False)
             )
 
-    def _mark(self, message_id: int, **values: Any) -> None:
+    def _mark(self, message_id: int, rounds: int, **values: Any) -> None:
         with self.db.system_session() as session:
             session.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.id == message_id, OutboxMessage.status == PENDING)
+                .where(OutboxMessage.id == message_id, OutboxMessage.status == PENDING,
+                       OutboxMessage.rounds == rounds)
                 .values(dispatched_at=utcnow(), **values)
                 .execution_options(synchronize_session=False)
             )

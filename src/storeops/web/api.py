@@ -130,7 +130,8 @@ def list_outbox(
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
     """The outbound actions (vendor calls) and their state; `status=failed` lists what gave up
-    (a 4xx the vendor will keep refusing, or retries exhausted) with the vendor's error."""
+    (a 4xx the vendor will keep refusing, or a vendor down for longer than the retry window)
+    with the vendor's error. A pending message with `retry_at` waits for a later round."""
     shop_id = shop_id_for(db, shop) if shop else None
     with db.system_session() as session:
         query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
@@ -147,7 +148,9 @@ def list_outbox(
                 "id": m.id, "shop_id": m.shop_id, "target": m.target, "status": m.status,
                 "key": m.idempotency_key, "created_at": m.created_at.isoformat(),
                 "finished_at": m.finished_at.isoformat() if m.finished_at else None, "error": m.error,
-                "decision_id": (m.payload or {}).get("decision_id"),
+                "decision_id": (m.payload or {}).get("decision_id"), "rounds": m.rounds,
+                "retry_at": m.not_before.isoformat() if m.status == "pending" and m.not_before else None,
+                "failing_since": m.failing_since.isoformat() if m.failing_since else None,
             }
             for m in session.scalars(query)
         ]

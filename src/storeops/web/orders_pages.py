@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storeops.core.clock import as_utc, parse_time, utcnow
@@ -24,7 +24,7 @@ from storeops.domain.orders import services as orders
 from storeops.domain.orders.models import HELD, Order
 from storeops.domain.shops import services as shops
 from storeops.engine import outbox
-from storeops.engine.models import OutboxMessage
+from storeops.engine.models import PENDING, OutboxMessage
 from storeops.engine.outbox import FAILED
 from storeops.flows import order_exceptions
 from storeops.web.dashboard import _login_redirect, _render, _signed_in
@@ -201,7 +201,7 @@ def _exceptions_page(request: Request, db: Any, shop_id: str | None, shop_list: 
                      done: str | None = None, retried: int | None = None, status_code: int = 200) -> Any:
     rows: list[dict[str, Any]] = []
     failed: list[dict[str, Any]] = []
-    unresolved = 0
+    unresolved = retrying = 0
     now = utcnow()
     if shop_id is not None:
         with db.session(shop_id) as session:
@@ -223,11 +223,14 @@ def _exceptions_page(request: Request, db: Any, shop_id: str | None, shop_list: 
                        "order": (m.payload or {}).get("order_id") or (m.payload or {}).get("reference_id")}
                       for m in session.scalars(select(OutboxMessage).where(OutboxMessage.status == FAILED)
                                                .order_by(OutboxMessage.id.desc()).limit(100))]
+            retrying = int(session.scalar(select(func.count()).select_from(OutboxMessage).where(
+                OutboxMessage.shop_id == shop_id, OutboxMessage.status == PENDING,
+                OutboxMessage.failing_since.is_not(None))) or 0)
     return _render(request, "exceptions.html", {
         "rows": rows, "status": status, "filters": EXCEPTION_FILTERS, "kind": kind, "kinds": exceptions.KINDS,
         "shop_id": shop_id, "shops": shop_list, "error": error, "error_for": error_for, "done": done,
         "unresolved": unresolved, "overrides": order_exceptions.OVERRIDES, "failed": failed if shop_id else [],
-        "retried": retried,
+        "retried": retried, "retrying": retrying,
     }, status_code=status_code)
 
 
