@@ -105,9 +105,9 @@ def test_an_action_whose_vendor_stays_unavailable_waits_for_a_later_round_instea
     shipbob_faults(sandboxes, error_rate=0.0)  # ShipBob answers again: no person needed
     created = wait_for(lambda: shipbob_order(sandboxes, second), "the ShipBob order of a later round", timeout=30)
     assert created["reference_id"] == second
-    [done] = [m for m in api.get("/outbox", params={"shop": shop, "status": "done",
-                                                     "target": "shipbob.create_order"}).json()["messages"]
-              if m["id"] == message["id"]]
+    done = wait_for(lambda: next((m for m in api.get("/outbox", params={
+        "shop": shop, "status": "done", "target": "shipbob.create_order"}).json()["messages"]
+        if m["id"] == message["id"]), None), "the message marked done")  # just after the call returns
     assert done["error"] is None and done["retry_at"] is None and done["rounds"] >= 1
 
 
