@@ -9,7 +9,7 @@ import pytest
 
 from storeops.core.errors import InvalidInput
 from storeops.domain.orders import Address, FulfillmentCenter, Line, OrderFacts, route_order
-from storeops.domain.orders.routing_rules import parse_routing_rules, routing_rules_view
+from storeops.domain.orders.routing_rules import check_fc_ids, parse_routing_rules, routing_rules_view
 
 FCS = [FulfillmentCenter(id="1", name="Ontario CA", lat=34.06, lon=-117.65),
        FulfillmentCenter(id="2", name="Toronto", lat=43.65, lon=-79.38)]
@@ -73,3 +73,16 @@ def test_parsed_rules_route_canada_to_toronto_and_leave_the_rest_to_the_optimize
     california = route_order(order(), FCS, stock, rules=rules)
     assert california.ok and list(california.assignments) == ["1"]
     assert "canada-from-toronto@1" not in california.rules_fired
+
+
+def test_rules_naming_an_fc_the_shop_has_not_got_are_refused_with_the_ones_it_has() -> None:
+    rules = parse_routing_rules({"rules": [
+        {"name": "ok", "action": "prefer", "fc_ids": ["1"]},
+        {"name": "typo", "action": "exclude", "fc_ids": ["2", "22"]}]})
+    known = {fc.id: fc.name for fc in FCS}
+    with pytest.raises(InvalidInput) as refused:
+        check_fc_ids(rules, known)
+    assert refused.value.field == "fc_ids"
+    assert str(refused.value) == ("rule 'typo': no fulfillment center 22 at ShipBob "
+                                  "(the shop's are 1 (Ontario CA), 2 (Toronto))")
+    check_fc_ids(rules[:1], known)  # nothing to say

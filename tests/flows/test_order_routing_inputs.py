@@ -139,6 +139,12 @@ def test_a_merchant_rule_forces_the_fc_and_the_decision_names_it(
     assert client.get("/api/v1/order-rules/routing").json() == {"version": 0, "rules": []}
     bad = client.put("/api/v1/order-rules/routing", json={"rules": [{"name": "x", "action": "force"}]})
     assert bad.status_code == 422 and bad.json()["detail"]["field"] == "fc_ids"
+    # An FC ShipBob does not have (a typo) is refused, naming the shop's FCs; nothing is stored.
+    typo = client.put("/api/v1/order-rules/routing",
+                      json={"rules": [{"name": "typo", "action": "force", "fc_ids": ["99999"]}]})
+    assert typo.status_code == 422 and typo.json()["detail"]["field"] == "fc_ids"
+    assert "no fulfillment center 99999" in typo.json()["detail"]["error"] and f"{far} (" in typo.json()["detail"]["error"]
+    assert client.get("/api/v1/order-rules/routing").json() == {"version": 0, "rules": []}
     rule = {"name": "california-from-far", "action": "force", "fc_ids": [far], "states": ["ca"]}
     saved = client.put("/api/v1/order-rules/routing?by=ana", json={"rules": [rule]})
     assert saved.status_code == 200, saved.text

@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, cast
 
+import httpx
+import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -48,7 +50,7 @@ from storeops.connectors.shipbob.models import Address as ShipbobAddress
 from storeops.connectors.shipbob.models import OrderLine, Recipient
 from storeops.connectors.shopify.client import ShopifyClient
 from storeops.core.clock import utcnow
-from storeops.core.errors import ConfigError, InvalidInput
+from storeops.core.errors import ConfigError, InvalidInput, VendorError
 from storeops.core.secrets import SecretBox
 from storeops.db.session import Database
 from storeops.domain.customers.models import Customer
@@ -84,6 +86,8 @@ from storeops.flows import context as flow_context
 from storeops.flows import routing_inputs
 from storeops.flows.context import deps
 from storeops.flows.demo import BASE_URL, connector_for
+
+log = structlog.get_logger(__name__)
 
 AUTOMATION = "order_routing"
 RELEASE_STATES = frozenset({"paid", "authorized", "partially_refunded"})
@@ -135,6 +139,17 @@ def fulfillment_centers(session: Session, shop_id: str) -> list[FulfillmentCente
     with _fc_lock:
         _fc_cache[shop_id] = (time.monotonic(), fcs)
     return fcs
+
+
+def known_fc_ids(session: Session, shop_id: str) -> dict[str, str] | None:
+    """id -> name of the shop's ShipBob FCs, to check routing rules against; None when
+    ShipBob cannot be asked (not connected, or not answering): the rules are then saved
+    unchecked rather than refused for a vendor's outage."""
+    try:
+        return {fc.id: fc.name for fc in fulfillment_centers(session, shop_id)}
+    except (ConfigError, VendorError, httpx.HTTPError) as exc:
+        log.warning("routing rules saved without checking FC ids", shop=shop_id, error=str(exc))
+        return None
 
 
 # --- inbound -------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from storeops.domain.orders.routing_rules import routing_rules_view
 from storeops.domain.orders.substitution import SubstitutionRules
 from storeops.flows import order_exceptions
 from storeops.flows import order_lifecycle as lifecycle
+from storeops.flows import orders as order_flow
 from storeops.web.deps import Admin, DbDep, shop_id_for
 
 router = APIRouter(prefix="/api/v1", dependencies=[Admin], tags=["orders"])
@@ -227,7 +228,8 @@ def put_routing_rules(body: dict[str, Any], db: DbDep, shop: str | None = None,
     try:
         with db.session(shop_id) as session:
             rules, version = orders.save_routing_rules(session, shop_id, body, by,
-                                                       expected_version=_expected_version(body))
+                                                       expected_version=_expected_version(body),
+                                                       known_fcs=order_flow.known_fc_ids(session, shop_id))
     except InvalidInput as exc:
         raise _rules_refused(exc) from exc
     return routing_rules_view(rules, version)

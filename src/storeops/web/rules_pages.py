@@ -20,6 +20,7 @@ from storeops.core.errors import InvalidInput
 from storeops.domain.orders import services as orders
 from storeops.domain.orders.routing_rules import routing_rules_view
 from storeops.flows import order_lifecycle as lifecycle
+from storeops.flows import orders as order_flow
 from storeops.web.dashboard import _login_redirect, _render, _signed_in
 from storeops.web.deps import DbDep
 from storeops.web.orders_api import rules_view
@@ -125,7 +126,8 @@ def _save(session: Session, shop_id: str, kind: str, body: dict[str, Any], start
     """One rule set through its domain service; InvalidInput: nothing stored."""
     body = {k: v for k, v in body.items() if k != "version"}
     if kind == "routing":
-        orders.save_routing_rules(session, shop_id, body, "dashboard", expected_version=started_from)
+        orders.save_routing_rules(session, shop_id, body, "dashboard", expected_version=started_from,
+                                  known_fcs=order_flow.known_fc_ids(session, shop_id))
     elif kind == "payment":
         policy = lifecycle.PaymentPolicy.parse(body)
         lifecycle.set_payment_policy(session, shop_id, policy, "dashboard", expected_version=started_from)

@@ -96,6 +96,18 @@ def parse_routing_rules(raw: Mapping[str, Any] | None, version: int = 0) -> tupl
     return tuple(parsed)
 
 
+def check_fc_ids(rules: Sequence[RoutingRule], known: Mapping[str, str]) -> None:
+    """Every FC a rule names is one of `known` (id -> name, the shop's ShipBob FCs): a typo
+    would otherwise force orders to an FC that does not exist, found only when ShipBob
+    refuses them. InvalidInput names the rule and lists the FCs there are."""
+    for rule in rules:
+        unknown = [fc for fc in rule.fc_ids if fc not in known]
+        if unknown:
+            there = ", ".join(f"{fc} ({name})" for fc, name in sorted(known.items()))
+            raise InvalidInput(f"rule {rule.name!r}: no fulfillment center {', '.join(unknown)} at ShipBob "
+                               f"(the shop's are {there})", field="fc_ids")
+
+
 def routing_rules_view(rules: Sequence[RoutingRule], version: int) -> dict[str, Any]:
     """The JSON the API shows (and accepts back unchanged)."""
     return {"version": version, "rules": [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -17,7 +17,7 @@ from storeops.domain.orders.facts import Address, Line, OrderFacts
 from storeops.domain.orders.models import CANCELLED, Order, OrderRuleSet
 from storeops.domain.orders.risk import service_level_of
 from storeops.domain.orders.routing import RoutingRule
-from storeops.domain.orders.routing_rules import parse_routing_rules
+from storeops.domain.orders.routing_rules import check_fc_ids, parse_routing_rules
 from storeops.domain.orders.substitution import SubstitutionRules, parse_rules
 
 T = TypeVar("T")
@@ -206,9 +206,13 @@ def routing_rules(session: Session) -> tuple[tuple[RoutingRule, ...], int]:
 
 
 def save_routing_rules(session: Session, shop_id: str, body: dict[str, Any], by: str, *,
-                       expected_version: int | None = None) -> tuple[tuple[RoutingRule, ...], int]:
-    """Validate and store the rules as the next version (InvalidInput: nothing stored)."""
-    parse_routing_rules(body)  # the shape first: `rules` below must be a list
+                       expected_version: int | None = None,
+                       known_fcs: Mapping[str, str] | None = None) -> tuple[tuple[RoutingRule, ...], int]:
+    """Validate and store the rules as the next version (InvalidInput: nothing stored). With
+    `known_fcs` (id -> name), every FC a rule names must be one of them."""
+    parsed = parse_routing_rules(body)  # the shape first: `rules` below must be a list
+    if known_fcs is not None:
+        check_fc_ids(parsed, known_fcs)
     return save_rule_set(session, shop_id, ROUTING, {"rules": list(body.get("rules", []))}, by,
                          lambda raw, version: (parse_routing_rules(raw, version), version),
                          expected_version=expected_version)
