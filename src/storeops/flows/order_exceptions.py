@@ -9,6 +9,8 @@
         decision record each and the Shopify order tagged storeops:escalated-<level>
     act_on_exception: a person's approve / fix / override (route, hold, backorder, cancel);
         web/orders_api.py and the Exceptions page call it
+    answer_consent: the customer's own yes / no (domain/orders/consent.py) from a Gorgias reply
+        (flows/support.py): yes = a person's approve, no = override back-order, else a note
 
 Holds (address, risk, no route) are opened and released by the routing decision itself
 (flows/orders.py `decide`); this module works on what happens after.
@@ -21,6 +23,9 @@ from contextlib import closing
 from datetime import datetime
 from typing import Any, cast
 
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
 from storeops.connectors.klaviyo.client import KlaviyoClient
 from storeops.connectors.klaviyo.models import ProfileInput
 from storeops.connectors.shipbob.client import ShipbobClient
@@ -28,13 +33,14 @@ from storeops.core.clock import utcnow
 from storeops.core.errors import InvalidInput, NotFound
 from storeops.db.session import Database
 from storeops.domain.decisions import services as decisions
-from storeops.domain.decisions.models import LIVE, OFF, DecisionRecord
+from storeops.domain.decisions.models import LIVE, OFF, SHADOW, DecisionRecord
 from storeops.domain.orders import (
     exceptions,
     validate_address,
 )
 from storeops.domain.orders import models as states
 from storeops.domain.orders import services as orders
+from storeops.domain.orders.consent import NO, UNCLEAR, YES, ConsentReading
 from storeops.domain.orders.exceptions import (
     ADDRESS,
     APPROVED,
@@ -412,7 +418,9 @@ def _fix(run: Run, order: Order, row: OrderException, address: dict[str, Any] | 
 
 
 def _override(run: Run, order: Order, row: OrderException, override: str | None, fc: str | None,
-              note: str | None) -> None:
+              note: str | None) -> DecisionRecord | None:
+    """A person's override; returns its decision record where one is made here (not for a
+    re-decided hold or a cancel, which record their own)."""
     if override not in OVERRIDES:
         raise InvalidInput(f"override must be one of {', '.join(OVERRIDES)}", field="override")
     if override == "route":
@@ -421,27 +429,27 @@ def _override(run: Run, order: Order, row: OrderException, override: str | None,
         if order.shipbob_order_id is None or row.kind in (ADDRESS, RISK, NO_STOCK):
             decide(run, order, allow=frozenset({ADDRESS, RISK}), force_fc=fc, resolve_as=OVERRIDDEN, note=note)
             exceptions.resolve_open(run.session, order.external_id, row.kind, OVERRIDDEN, run.actor, note)
-            return
+            return None
         fcs = {f.id for f in fulfillment_centers(run.session, run.shop_id)}
         if fc not in fcs:
             raise InvalidInput(f"no fulfillment center {fc!r} (known: {', '.join(sorted(fcs))})", field="fc")
         plan = ShortagePlan("in_stock", tuple(
             PlannedLine(str(line["sku"]), int(line["quantity"]), "ship", str(line["sku"]))
             for line in (row.context or {}).get("lines") or order.lines), "override_route@1")
-        apply_shortage_plan(run, order, row, plan, resolve_as=OVERRIDDEN, location_id=int(fc))
-        return
+        return apply_shortage_plan(run, order, row, plan, resolve_as=OVERRIDDEN, location_id=int(fc))
     if override == "cancel":
         _cancel_by_person(run, order, row, note)
-        return
+        return None
     if override == "backorder" and row.kind not in (STOCK_SHORTAGE, SHIPBOB_EXCEPTION):
         raise InvalidInput("backorder applies to an order waiting at ShipBob (stock_shortage, shipbob_exception)",
                            field="override")
-    _record_person(run, order, row, f"override:{override}", note)
+    record = _record_person(run, order, row, f"override:{override}", note)
     if override == "hold":
         order.status = states.HELD
     else:
         order.status = states.BACKORDERED
     exceptions.resolve_exception(run.session, row, OVERRIDDEN, run.actor, note or override)
+    return record
 
 
 def _cancel_by_person(run: Run, order: Order, row: OrderException, note: str | None) -> None:
@@ -470,3 +478,71 @@ def _record_person(run: Run, order: Order, row: OrderException, what: str, note:
         inputs={"exception_id": row.id, "kind": row.kind, "by": run.actor, "note": note},
         rules=["person@1"], outputs={"action": what, "status": order.status}, intended_actions=[],
         actions_taken=[], cause=run.cause)
+
+
+# --- the customer's own answer to the consent question (read from a Gorgias reply) -------------
+
+
+def waiting_for_consent(session: Session, email: str) -> list[OrderException]:
+    """This shop's stock-shortage exceptions that wait for the consent of the customer with this
+    email (the session is the shop's: another shop's orders are never seen)."""
+    email = (email or "").strip().lower()
+    if not email:
+        return []
+    # From the (few) waiting shortages to their orders, not from every order of the shop.
+    rows = session.scalars(
+        select(OrderException)
+        .join(Order, Order.external_id == OrderException.order_external_id)
+        .where(OrderException.kind == STOCK_SHORTAGE, OrderException.status == exceptions.WAITING,
+               func.lower(Order.email) == email)
+        .order_by(OrderException.id))
+    return [row for row in rows if (row.context or {}).get("outcome") == CONSENT]
+
+
+def answer_consent(run: Run, row: OrderException, reading: ConsentReading, *, ticket_id: str, message_id: str,
+                   live: bool, alone: bool = True) -> dict[str, Any]:
+    """Carry out the customer's answer for this one waiting exception: yes approves the stored
+    substitution plan exactly as a person's approve does, no back-orders exactly as a person's
+    "override: back-order" does; unclear (or `alone` False: more than one order waits for this
+    customer) decides nothing and notes on the exception that a person should read the ticket.
+    `live` False (shadow): a decision record of what would happen, nothing changed. The order
+    row lock and the status read under it make a repeated message (a webhook duplicate) a no-op."""
+    live = live and decisions.mode_for(run.session, run.shop_id, AUTOMATION) == LIVE
+    order = orders.find(run.session, row.order_external_id, lock=True)
+    run.session.refresh(row)
+    if order is None or row.status != exceptions.WAITING or (row.context or {}).get("outcome") != CONSENT:
+        return {"exception_id": row.id, "skipped": "no longer waiting for consent"}
+    answer = reading.answer if alone else UNCLEAR
+    said = ", ".join(f'"{w}"' for w in reading.words) or "nothing we could read"
+    source = {"ticket": ticket_id, "message": message_id, "reading": reading.as_dict(), "alone": alone}
+    if not live or answer == UNCLEAR:
+        why = "; ".join(reading.reasons) if alone else "more than one order waits for this customer's consent"
+        record = decisions.record(
+            run.session, run.shop_id, subject=f"order:{order.external_id}", automation=AUTOMATION,
+            mode=LIVE if live else SHADOW, inputs={"exception_id": row.id, "by": run.actor, "consent": source},
+            rules=[reading.rule], outputs={"answer": answer, "would": {YES: "approve", NO: "override:backorder"}
+                                           .get(answer, "ask a person"), "why": why}, intended_actions=[],
+            actions_taken=[], cause=run.cause)
+        if live:
+            note = (f"the customer replied on Gorgias ticket {ticket_id} ({why}): a person should read it"
+                    if answer == UNCLEAR else "")
+            row.context = {**(row.context or {}), "customer_replies": [
+                *(row.context or {}).get("customer_replies", []),
+                {"ticket": ticket_id, "message": message_id, "answer": answer, "words": list(reading.words),
+                 "at": utcnow().isoformat(), "decision_id": record.id, "note": note}]}
+        return {"exception_id": row.id, "answer": answer, "decided": False, "decision_id": record.id}
+    if answer == YES:
+        record = apply_shortage_plan(run, order, row, _stored_plan(row), consent_given=True, resolve_as=APPROVED)
+        record.inputs = {**record.inputs, "consent": source}
+        record.rules = [*record.rules, reading.rule]
+    else:
+        record = cast(DecisionRecord, _override(run, order, row, "backorder", None,
+                                                f"customer said no on Gorgias ticket {ticket_id}: {said}"))
+        record.inputs = {**record.inputs, "consent": source}
+        record.rules = [*record.rules, reading.rule]
+    row.context = {**(row.context or {}), "customer_replies": [
+        *(row.context or {}).get("customer_replies", []),
+        {"ticket": ticket_id, "message": message_id, "answer": answer, "words": list(reading.words),
+         "at": utcnow().isoformat(), "decision_id": record.id}]}
+    return {"exception_id": row.id, "answer": answer, "decided": record.mode == LIVE, "decision_id": record.id,
+            "order": order.external_id}

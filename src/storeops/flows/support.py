@@ -9,6 +9,8 @@
         -> CustomerRecord from our tables (customers, orders, order exceptions, returns if
            any) + ShipBob tracking for a routed order we have no tracking for
         -> triage (ai/triage) -> plan_ticket (domain/support, pure) -> DecisionRecord
+        -> an order of this customer waiting for consent to a substitute: the message is read
+           as the answer (order_exceptions.answer_consent) and a bare answer is acknowledged
         -> live:   gorgias.update_ticket (tags, priority, team, assignee), gorgias.reply
                    (routine intents only) or an internal note with the escalation reasons
            shadow: internal notes only (the 360 summary, the draft reply and the reasons);
@@ -50,9 +52,13 @@ from storeops.db.session import Database
 from storeops.domain.customers.models import Customer
 from storeops.domain.decisions import services as decisions
 from storeops.domain.decisions.models import LIVE, OFF, SHADOW
+from storeops.domain.orders.consent import NO as CONSENT_NO
+from storeops.domain.orders.consent import YES as CONSENT_YES
+from storeops.domain.orders.consent import read_consent
 from storeops.domain.orders.exceptions import OrderException
 from storeops.domain.orders.models import Order
 from storeops.domain.shops import services as shops
+from storeops.domain.support import replies
 from storeops.domain.support import services as support
 from storeops.domain.support.grounding import fact_check
 from storeops.domain.support.models import (
@@ -72,8 +78,10 @@ from storeops.engine.inbox import EventContext, InvalidPayload
 from storeops.engine.outbox import action, emit, emit_actions, registered_actions
 from storeops.engine.workflows import QueueSpec, define_queue, schedule, step
 from storeops.flows import context as flow_context
+from storeops.flows import order_exceptions
 from storeops.flows.context import deps
 from storeops.flows.demo import WEBHOOK_SECRET, connector_for, load_credentials
+from storeops.flows.orders import Run as OrderRun
 
 log = structlog.get_logger(__name__)
 
@@ -358,6 +366,49 @@ def decide_message(text: str, record: CustomerRecord, rules: list[dict[str, Any]
     return view, plan_ticket(view, text, record, policy, rules, capabilities() if caps is None else caps)
 
 
+def _answer_consent(session: Session, shop_id: str, ticket: GorgiasTicket, message_id: str, text: str,
+                    record: CustomerRecord, mode: str, view: TriageView, plan: SupportPlan,
+                    settings: Any) -> tuple[SupportPlan, dict[str, Any] | None]:
+    """If this customer has an order waiting for their consent to a substitution, read the
+    message as the answer (domain/orders/consent.py) and let the order flow carry it out for
+    that order only. A message that is only the answer gets the acknowledgement reply; anything
+    else keeps the normal triage plan (a refund asked in the same breath still goes to a person)."""
+    waiting = order_exceptions.waiting_for_consent(session, record.email)
+    if not waiting:
+        return plan, None
+    reading = read_consent(text)
+    actor = f"customer:{record.email} (gorgias ticket {ticket.id})"[:128]
+    run = OrderRun(session, shop_id, f"consent:gorgias:{ticket.id}:{message_id}", actor=actor)
+    results = [order_exceptions.answer_consent(run, row, reading, ticket_id=str(ticket.id), message_id=message_id,
+                                               live=mode == LIVE, alone=len(waiting) == 1) for row in waiting]
+    consent = {"reading": reading.as_dict(), "results": results}
+    [result] = results if len(results) == 1 else [None]
+    if result is None or result.get("answer") not in (CONSENT_YES, CONSENT_NO):
+        return plan, consent
+    approved = result["answer"] == CONSENT_YES
+    order = next((o for o in record.orders if o.external_id == waiting[0].order_external_id), None)
+    done = "approved the substitution" if approved else "back-ordered it (no substitute)"
+    if mode == LIVE and not result.get("decided"):
+        reason = (f"the customer answered {result['answer']} to the substitution for order "
+                  f"{order.number if order else waiting[0].order_external_id}, but the order automation is not "
+                  "live: nothing was changed, a person should act on it")
+        return replace(plan, action=ESCALATE, reasons=(*plan.reasons, reason), promised_action=None, reply=None,
+                       routing=route(view, record.lifetime_value, settings.rules, vip=plan.vip,
+                                     escalated=True)), consent
+    if order is None or not reading.only_answer:
+        if plan.action != REPLY:
+            plan = replace(plan, reasons=(*plan.reasons, f"storeops read the customer's {result['answer']} to the "
+                                                         f"substitution question and {done}"))
+        return plan, consent
+    reply = replies.substitution_consent(record, settings.policy, order, approved)
+    if fact_check(reply.body, record, settings.policy):
+        return plan, consent
+    return SupportPlan(action=REPLY, reasons=(), routing=route(view, record.lifetime_value, settings.rules,
+                                                               vip=plan.vip, escalated=False),
+                       reply=reply, order=order, vip=plan.vip,
+                       rules=("support_policy@1", "fact_check@1", reading.rule)), consent
+
+
 def _slim_ticket(ticket: GorgiasTicket, message: dict[str, Any]) -> dict[str, Any]:
     """What the reply action needs to address the reply (saves it a GET)."""
     raw = ticket.raw
@@ -458,6 +509,9 @@ def _decide(session: Session, shop_id: str, ticket: GorgiasTicket, message: dict
         polish: dict[str, Any] = {"used": False}
     else:
         view, plan, polish = decided
+    # The answer is read from what the customer typed, not the ticket's subject ("Re: ...").
+    plan, consent = _answer_consent(session, shop_id, ticket, message_id, _text(message.get("body_text")) or text,
+                                    record, mode, view, plan, settings)
     if mode == LIVE and plan.action == REPLY and plan.promised_action == "start_return":
         refused = _start_return(session, shop_id, plan, ticket, text, f"support:{ticket.id}:{message_id}")
         if refused is not None:
@@ -494,7 +548,8 @@ def _decide(session: Session, shop_id: str, ticket: GorgiasTicket, message: dict
                                                            "contacts_last_7_days": record.contacts_last_7_days,
                                                            "tags": list(record.tags)},
                 "rules_version": settings.version},
-        rules=[*plan.rules, f"triage:{view.model_version}"], outputs={**plan.as_dict(), "polish": polish},
+        rules=[*plan.rules, f"triage:{view.model_version}"],
+        outputs={**plan.as_dict(), "polish": polish, **({"consent": consent} if consent else {})},
         intended_actions=intended,
         actions_taken=[], cause=f"outbox:{key}")
     if plan.reply is not None:

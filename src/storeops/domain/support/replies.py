@@ -119,3 +119,17 @@ def invoice(record: CustomerRecord, policy: SupportPolicy, order: OrderFact) -> 
              f"Its invoice is in the order confirmation email we sent to {record.email}. Reply to this message "
              "if you need it again and a colleague will send it as a PDF."]
     return ComposedReply("invoice", "\n".join([_hello(record), "", *lines, "", SIGN_OFF]), facts)
+
+
+def substitution_consent(record: CustomerRecord, policy: SupportPolicy, order: OrderFact,
+                         approved: bool) -> ComposedReply:
+    """The answer to a customer who said yes or no to the substitute we offered for their order
+    (the order flow has already carried out what it says)."""
+    facts = {"order": order.number}
+    if approved:
+        lines = [f"Thank you for letting us know. We will ship order {order.number} with the substitute item "
+                 "we offered, and you will get an email with the tracking number as soon as it ships."]
+    else:
+        lines = [f"Thank you for letting us know. We will not send a substitute: order {order.number} will wait "
+                 "for the item to be back in stock, and you will get an email as soon as it ships."]
+    return ComposedReply("substitution_consent", "\n".join([_hello(record), "", *lines, "", SIGN_OFF]), facts)
