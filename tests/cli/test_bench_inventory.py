@@ -6,8 +6,11 @@ from storeops.cli.bench_inventory import run_inventory
 
 
 def test_bench_inventory_reaches_every_channel_with_batched_calls() -> None:
-    result = run_inventory(skus=2000, time_scale=20.0, timeout_s=240.0, database_url=None)
+    result = run_inventory(skus=2000, time_scale=20.0, timeout_s=240.0, database_url=None, burst_into_sweep=1.0)
     assert result["changes"] == 2000
+    # Landed 1 s into a sweep (8 pages, read in well under a second), the burst waits for the
+    # next sweep, due 5.3 s (8 pages x 60 s / 90) after that one began.
+    assert result["seconds_until_channel_consistent"]["shopify"] >= 3.0, result
     assert result["still_lagging"] == {"shopify": 0, "amazon": 0}
     assert result["seconds_until_all_consistent"] is not None
     calls = result["api_calls"]

@@ -15,6 +15,14 @@ nudges it. API calls are the sandboxes' own request counters over the measured w
 they include the polls. The naive integration: one Shopify call and one Amazon call per
 change (plus the same polls).
 
+When the burst lands relative to storeops' ShipBob sweeps decides much of the wait. A sweep of
+10,000 SKUs (40 pages) is read in about 2 s here (the ShipBob limiter's burst), then the next
+one is due 40 x 60 / 90 = 27 s after it began; so the wait is mostly that interval's phase.
+By default the burst lands whenever setup ends (any phase: runs differ by up to ~30 s);
+`--burst-into-sweep S` lands it S seconds after a sweep has begun (its first page read after
+a quiet spell): with S = 3 the sweep is over and every change waits a whole interval, the
+worst phase, the same in every run.
+
 Amazon processes a JSON_LISTINGS_FEED in ~60 s of vendor time (IN_QUEUE 30 s + IN_PROGRESS 30 s,
 sandbox/amazon/feeds.py); `--time-scale` divides vendor time (never the rate limits).
 """
@@ -177,13 +185,34 @@ def _progress(what: str, lagging: dict[str, int]) -> None:
         print(f"{what}: {lagging}", file=sys.stderr, flush=True)
 
 
+SWEEP_ROUTE = "GET /2026-01/inventory-level/locations"
+
+
+def _wait_for_sweep_start(loop: _Loop, cluster: Any, quiet_s: float = 2.0, timeout_s: float = 180.0) -> None:
+    """Return when a ShipBob inventory sweep reads its first page after `quiet_s` without one."""
+    def count() -> int:
+        return int(loop.call(lambda: cluster.sandboxes["shipbob"].stats.requests[SWEEP_ROUTE]))
+
+    last, changed_at = count(), time.monotonic()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        now = count()
+        if now != last:
+            if time.monotonic() - changed_at >= quiet_s:
+                return
+            last, changed_at = now, time.monotonic()
+        time.sleep(0.05)
+    raise RuntimeError("no ShipBob inventory sweep began")
+
+
 def _calls(cluster: Any) -> dict[str, int]:
     counts = {name: sum(cluster.sandboxes[name].stats.requests.values()) for name in VENDORS}
     counts.update({f"{name}_throttled": cluster.sandboxes[name].stats.throttled for name in VENDORS})
     return counts
 
 
-def run_inventory(skus: int, time_scale: float, timeout_s: float, database_url: str | None) -> dict[str, Any]:
+def run_inventory(skus: int, time_scale: float, timeout_s: float, database_url: str | None,
+                  burst_into_sweep: float | None = None) -> dict[str, Any]:
     from cryptography.fernet import Fernet
 
     from storeops.cli.bench import _scratch_database
@@ -229,6 +258,9 @@ def run_inventory(skus: int, time_scale: float, timeout_s: float, database_url: 
             flow.true_up(shop)
             setup_s = time.perf_counter() - setup_started
 
+            if burst_into_sweep is not None:
+                _wait_for_sweep_start(loop, cluster)
+                time.sleep(burst_into_sweep)
             before = loop.call(lambda: _calls(cluster))
             started = time.perf_counter()
             truth = loop.call(lambda: _burst(cluster, all_skus))
@@ -256,6 +288,7 @@ def run_inventory(skus: int, time_scale: float, timeout_s: float, database_url: 
         "skus": changes,
         "changes": changes,
         "time_scale": time_scale,
+        "burst_into_sweep_s": burst_into_sweep,
         "setup_seconds": round(setup_s, 1),
         "seconds_until_channel_consistent": reached,
         "seconds_until_all_consistent": consistent,
@@ -279,10 +312,12 @@ def inventory(
                                                    "never rate limits")] = 1.0,
     timeout_s: Annotated[float, typer.Option(help="give up waiting after this many seconds")] = 600.0,
     database_url: Annotated[str | None, typer.Option(help="PostgreSQL URL; default a temporary SQLite")] = None,
+    burst_into_sweep: Annotated[float | None, typer.Option(
+        help="land the burst this many seconds after a ShipBob sweep has begun (default: when setup ends)")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = True,
 ) -> None:
     """A burst of stock changes at ShipBob: time until Shopify and Amazon show the new ATP, and API calls."""
-    result = run_inventory(skus, time_scale, timeout_s, database_url)
+    result = run_inventory(skus, time_scale, timeout_s, database_url, burst_into_sweep)
     if json_out:
         emit_json(result)
     else:
