@@ -12,6 +12,7 @@ import logging
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from sqlalchemy import func, select, text
 from typer.testing import CliRunner, Result
 
 from storeops.cli.main import app
+from storeops.core.clock import utcnow
 from storeops.core.secrets import SecretBox
 from storeops.core.settings import Settings
 from storeops.db.migrate import head_revision
@@ -29,7 +31,7 @@ from storeops.db.models import AdminToken, Shop
 from storeops.db.session import Database, reset_database
 from storeops.domain.customers.models import Customer
 from storeops.engine.inbox import NewEvent, insert_events
-from storeops.engine.models import PENDING, PROCESSED, InboxEvent
+from storeops.engine.models import PENDING, PROCESSED, InboxEvent, OutboxMessage
 
 from conftest import SHOP_DOMAIN, on_postgres
 
@@ -305,3 +307,41 @@ def test_bench_ingest_prints_json_and_every_acknowledged_event_is_stored(
     assert isinstance(report["throughput_per_s"], float) and report["throughput_per_s"] > 0
     latency = report["latency_ms"]
     assert 0 < latency["p50"] <= latency["p99"] <= latency["max"]
+
+
+# --- outbox ----------------------------------------------------------------------------
+
+
+def test_outbox_list_shows_waiting_and_failed_actions_and_retry_sends_only_failed_ones(
+        run: Any, db: Database, shop_id: str) -> None:
+    now = utcnow()
+    with db.session(shop_id) as session:
+        rows = [
+            OutboxMessage(shop_id=shop_id, idempotency_key="k-failed", target="shipbob.create_order",
+                          payload={"decision_id": 7}, status="failed", error="shipbob HTTP 422: bad address"),
+            OutboxMessage(shop_id=shop_id, idempotency_key="k-waiting", target="shopify.tag_order", payload={},
+                          status="pending", rounds=2, not_before=now + timedelta(minutes=2),
+                          failing_since=now - timedelta(minutes=1), error="shopify HTTP 503 (after 8 attempts)"),
+            OutboxMessage(shop_id=shop_id, idempotency_key="k-done", target="klaviyo.event", payload={},
+                          status="done"),
+        ]
+        session.add_all(rows)
+        session.flush()
+        failed, waiting, done = (r.id for r in rows)
+
+    listed = run("outbox", "list", "--json")
+    assert listed.exit_code == 0, listed.output
+    found = json.loads(listed.stdout)
+    assert found["counts"] == {"failed": 1, "pending": 1, "done": 1}
+    by_id = {m["id"]: m for m in found["messages"]}
+    assert by_id[waiting]["rounds"] == 2 and by_id[waiting]["retry_at"] is not None
+    assert by_id[failed]["decision_id"] == 7 and by_id[failed]["retry_at"] is None
+
+    text_view = run("outbox", "list", "--status", "pending", "--shop", SHOP_DOMAIN)
+    assert "waiting (round 2, next " in text_view.stdout and "k-done" not in text_view.stdout
+    assert run("outbox", "list", "--shop", "nope.myshopify.com").exit_code == 2
+
+    retried = run("outbox", "retry", str(failed), str(done), str(waiting))
+    assert retried.exit_code == 0 and "sent again: 1 of 3" in retried.stdout
+    statuses = {m["id"]: m["status"] for m in json.loads(run("outbox", "list", "--json").stdout)["messages"]}
+    assert statuses == {failed: "pending", waiting: "pending", done: "done"}

@@ -1,4 +1,4 @@
-"""storeops: up | serve | worker | db | shops | inbox | workflows | bench."""
+"""storeops: up | serve | worker | db | shops | inbox | outbox | workflows | bench."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ from storeops.cli import (
     inbox_cmd,
     inventory_cmd,
     orders_cmd,
+    outbox_cmd,
     sandbox_cmd,
     shops_cmd,
     workflows_cmd,
@@ -48,6 +49,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="Operations s
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(shops_cmd.app, name="shops")
 app.add_typer(inbox_cmd.app, name="inbox")
+app.add_typer(outbox_cmd.app, name="outbox")
 app.add_typer(orders_cmd.app, name="orders")
 app.add_typer(workflows_cmd.app, name="workflows")
 app.add_typer(bench.app, name="bench")

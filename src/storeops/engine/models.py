@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, Text, UniqueConstraint, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from storeops.core.clock import utcnow
 from storeops.db.base import Base, JSONText, ShopScoped
@@ -92,3 +92,18 @@ class SyncCursor(ShopScoped, Base):
     name: Mapped[str] = mapped_column(String(80))
     value: Mapped[str] = mapped_column(String(200), default="")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+def newest_with_counts(session: Session, model: type[InboxEvent] | type[OutboxMessage], *, shop_id: str | None,
+                       limit: int, **equal: str | None) -> tuple[list[Any], dict[str, int]]:
+    """Inbox or outbox rows, newest first, filtered by the `equal` columns that are given, and
+    the shop's counts by status (the counts ignore those filters: the whole picture)."""
+    query = select(model).order_by(model.id.desc()).limit(limit)
+    counts = select(model.status, func.count()).group_by(model.status)
+    if shop_id:
+        query = query.where(model.shop_id == shop_id)
+        counts = counts.where(model.shop_id == shop_id)
+    for column, value in equal.items():
+        if value:
+            query = query.where(getattr(model, column) == value)
+    return list(session.scalars(query)), dict(session.execute(counts).tuples().all())

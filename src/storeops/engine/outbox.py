@@ -55,7 +55,7 @@ from storeops.core.clock import utcnow
 from storeops.core.ids import idempotency_key
 from storeops.db.session import Database, ShopScopeViolation
 from storeops.engine.errors import Action
-from storeops.engine.models import PENDING, OutboxMessage
+from storeops.engine.models import PENDING, OutboxMessage, newest_with_counts
 from storeops.engine.retry import DEFAULT_POLICY, GaveUp, RetryPolicy
 from storeops.engine.workflows import (
     Engine,
@@ -374,6 +374,27 @@ def _relay_db() -> Database:
     if _db_for_steps is None:
         raise RuntimeError("outbox relay has not been started in this process")
     return _db_for_steps
+
+
+def list_messages(db: Database, *, status: str | None = None, target: str | None = None,
+                  shop_id: str | None = None, limit: int = 100) -> dict[str, Any]:
+    """Messages, newest first, and their counts by status (for the API, the CLI, people):
+    `retry_at` is set on a pending message waiting for a later round."""
+    with db.system_session() as session:
+        rows, by_status = newest_with_counts(session, OutboxMessage, shop_id=shop_id, limit=limit, status=status,
+                                             target=target)
+        messages = [
+            {
+                "id": m.id, "shop_id": m.shop_id, "target": m.target, "status": m.status,
+                "key": m.idempotency_key, "created_at": m.created_at.isoformat(),
+                "finished_at": m.finished_at.isoformat() if m.finished_at else None, "error": m.error,
+                "decision_id": (m.payload or {}).get("decision_id"), "rounds": m.rounds,
+                "retry_at": m.not_before.isoformat() if m.status == PENDING and m.not_before else None,
+                "failing_since": m.failing_since.isoformat() if m.failing_since else None,
+            }
+            for m in rows
+        ]
+    return {"counts": by_status, "messages": messages}
 
 
 def retry_failed(db: Database, keys: list[str]) -> int:

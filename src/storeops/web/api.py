@@ -6,13 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from storeops.core.errors import InvalidInput, NotFound
 from storeops.domain.customers.models import DataRequest
 from storeops.domain.shops import services as shops
 from storeops.engine import inbox, outbox
-from storeops.engine.models import InboxEvent, OutboxMessage
+from storeops.engine.models import InboxEvent, newest_with_counts
 from storeops.flows.demo import forget_connectors
 from storeops.web.deps import Admin, BoxDep, DbDep, shop_id_for
 
@@ -95,24 +95,16 @@ def list_inbox(
 ) -> dict[str, Any]:
     shop_id = shop_id_for(db, shop) if shop else None
     with db.system_session() as session:
-        query = select(InboxEvent).order_by(InboxEvent.id.desc()).limit(limit)
-        counts = select(InboxEvent.status, func.count()).group_by(InboxEvent.status)
-        if shop_id:
-            query = query.where(InboxEvent.shop_id == shop_id)
-            counts = counts.where(InboxEvent.shop_id == shop_id)
-        if vendor:
-            query = query.where(InboxEvent.vendor == vendor)
-        if status:
-            query = query.where(InboxEvent.status == status)
+        rows, by_status = newest_with_counts(session, InboxEvent, shop_id=shop_id, limit=limit, vendor=vendor,
+                                             status=status)
         events = [
             {
                 "id": e.id, "shop_id": e.shop_id, "vendor": e.vendor, "event_id": e.event_id, "topic": e.topic,
                 "status": e.status, "attempts": e.attempts, "received_at": e.received_at.isoformat(),
                 "processed_at": e.processed_at.isoformat() if e.processed_at else None, "error": e.error,
             }
-            for e in session.scalars(query)
+            for e in rows
         ]
-        by_status = dict(session.execute(counts).tuples().all())
     return {"counts": by_status, "events": events}
 
 
@@ -133,29 +125,7 @@ def list_outbox(
     (a 4xx the vendor will keep refusing, or a vendor down for longer than the retry window)
     with the vendor's error. A pending message with `retry_at` waits for a later round."""
     shop_id = shop_id_for(db, shop) if shop else None
-    with db.system_session() as session:
-        query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
-        counts = select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
-        if shop_id:
-            query = query.where(OutboxMessage.shop_id == shop_id)
-            counts = counts.where(OutboxMessage.shop_id == shop_id)
-        if status:
-            query = query.where(OutboxMessage.status == status)
-        if target:
-            query = query.where(OutboxMessage.target == target)
-        messages = [
-            {
-                "id": m.id, "shop_id": m.shop_id, "target": m.target, "status": m.status,
-                "key": m.idempotency_key, "created_at": m.created_at.isoformat(),
-                "finished_at": m.finished_at.isoformat() if m.finished_at else None, "error": m.error,
-                "decision_id": (m.payload or {}).get("decision_id"), "rounds": m.rounds,
-                "retry_at": m.not_before.isoformat() if m.status == "pending" and m.not_before else None,
-                "failing_since": m.failing_since.isoformat() if m.failing_since else None,
-            }
-            for m in session.scalars(query)
-        ]
-        by_status = dict(session.execute(counts).tuples().all())
-    return {"counts": by_status, "messages": messages}
+    return outbox.list_messages(db, status=status, target=target, shop_id=shop_id, limit=limit)
 
 
 @router.post("/outbox/retry")
