@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import orjson
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 
 from storeops.core.clock import utcnow
 from storeops.core.errors import VendorError
@@ -57,6 +58,10 @@ def remember_then_refuse(ctx: EventContext) -> None:
     raise VendorError(VENDOR, "customer email is malformed", status=400)
 
 
+def database_conflict(ctx: EventContext) -> None:
+    raise OperationalError("UPDATE customers", {}, Exception("database is locked"))
+
+
 def wrong_shape(ctx: EventContext) -> None:
     if "customer" not in ctx.payload:
         raise InvalidPayload("customers/update without a customer")
@@ -70,6 +75,7 @@ HANDLERS: dict[str, Handler] = {
     "customers/refused": vendor_refuses,
     "customers/half_done": remember_then_refuse,
     "customers/update": wrong_shape,
+    "customers/conflict": database_conflict,
 }
 
 
@@ -191,14 +197,30 @@ def test_a_transient_vendor_error_leaves_the_event_pending_with_a_later_lease(db
     time.sleep(0.1)
     assert claim_batch(db, limit=10, lease_s=30, worker="b") == []  # backing off
 
-    # Out of attempts, the same error fails the event for good.
+    # A vendor that stays down is waited out past max_attempts (an outage outlasts ~8 minutes
+    # of backoff)...
     with db.system_session() as session:
         session.execute(update(InboxEvent).where(InboxEvent.id == inbox_id).values(lease_until=None))
-    result = processor(db, max_attempts=2).process(claim_batch(db, limit=10, lease_s=30, worker="b"))
+    result = processor(db, max_attempts=1).process(claim_batch(db, limit=10, lease_s=30, worker="b"))
+    assert result.retried == 1 and load(db, inbox_id).status == "pending"
+
+    # ...until the event is older than the window: then it fails for good.
+    with db.system_session() as session:
+        session.execute(update(InboxEvent).where(InboxEvent.id == inbox_id).values(lease_until=None))
+    result = InboxProcessor(db, handler_for, worker="c", max_attempts=1,
+                            vendor_retry_window=timedelta(0)).process(claim_batch(db, limit=10, lease_s=30,
+                                                                                  worker="c"))
 
     assert result.failed == 1
     event = load(db, inbox_id)
-    assert (event.status, event.attempts, event.lease_until) == ("failed", 2, None)
+    assert (event.status, event.attempts, event.lease_until) == ("failed", 3, None)
+
+
+def test_a_database_conflict_is_retried_only_max_attempts_times(db: Database, shop_id: str) -> None:
+    [inbox_id] = add_events(db, shop_id, "customers/conflict", [customer(1)])
+    result = processor(db, max_attempts=1).process(claim_batch(db, limit=10, lease_s=30, worker="a"))
+    assert result.failed == 1
+    assert load(db, inbox_id).error == "transient: OperationalError('(builtins.Exception) database is locked')"
 
 
 def test_a_permanent_vendor_error_fails_the_event_and_undoes_its_effects(db: Database, shop_id: str) -> None:

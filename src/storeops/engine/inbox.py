@@ -23,17 +23,23 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol, cast
 
+import httpx
 import orjson
 import structlog
 from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from storeops.core.clock import utcnow
+from storeops.core.clock import as_utc, utcnow
 from storeops.core.errors import VendorError
 from storeops.db.session import Database
 from storeops.engine.errors import Action, classify
 from storeops.engine.models import FAILED, IGNORED, INVALID, PENDING, PROCESSED, InboxEvent
+
+# Handler failures on a vendor's side (5xx, 429, timeouts) are retried with backoff (up to 5
+# minutes apart) for this long after the event arrived; other retryable failures (database
+# conflicts) for `max_attempts`.
+VENDOR_RETRY_WINDOW = timedelta(hours=24)
 
 log = structlog.get_logger(__name__)
 
@@ -239,12 +245,14 @@ class InboxProcessor:
         *,
         worker: str,
         max_attempts: int = 8,
+        vendor_retry_window: timedelta = VENDOR_RETRY_WINDOW,
         on_outcome: Callable[[str, str], None] | None = None,
     ) -> None:
         self.db = db
         self.handlers = handlers
         self.worker = worker
         self.max_attempts = max_attempts
+        self.vendor_retry_window = vendor_retry_window
         self.on_outcome = on_outcome or (lambda vendor, outcome: None)
 
     def process(self, ids: Sequence[int]) -> BatchResult:
@@ -366,9 +374,14 @@ class InboxProcessor:
 
     def _retry_or_fail(self, session: Session, event: InboxEvent, exc: Exception) -> str:
         resolution = classify(exc)
-        give_up = resolution.action not in (Action.RETRY, Action.RATE_LIMITED) or (
-            event.attempts >= self.max_attempts
-        )
+        if resolution.action not in (Action.RETRY, Action.RATE_LIMITED):
+            give_up = True
+        elif _vendor_side(exc):
+            # A vendor that is down (or throttling) for longer than the backoff's ~8 minutes is
+            # waited out, every 5 minutes, for a day: failing would leave the order to a person.
+            give_up = utcnow() - as_utc(event.received_at) > self.vendor_retry_window
+        else:
+            give_up = event.attempts >= self.max_attempts  # e.g. a constraint bug: fail visibly
         log.warning(
             "inbox handler failed",
             inbox_id=event.id,
@@ -394,6 +407,11 @@ class InboxProcessor:
         if changed != 1:
             return "lost_race"  # another worker settled it meanwhile
         return "failed" if give_up else "retried"
+
+
+def _vendor_side(exc: BaseException) -> bool:
+    """A vendor's answer or the way to it failed (not our database, not our code)."""
+    return isinstance(exc, VendorError | httpx.TransportError | TimeoutError | ConnectionError)
 
 
 def requeue(db: Database, inbox_ids: Sequence[int]) -> int:
