@@ -339,8 +339,7 @@ def _published(shop_id: str, payload: dict[str, Any], key: str, result: dict[str
                                                      Rendition.channel == payload["channel"]))
         if row is not None and row.content_hash == payload["content_hash"]:
             row.published_hash, row.published_at = payload["content_hash"], utcnow()
-        if payload.get("decision_id") is not None:
-            decisions.note_action_result(session, int(payload["decision_id"]), key, "done", result)
+        decisions.note_emitted_result(session, payload, key, result)
 
 
 @action(TARGETS["shopify"], queue=order_flow.SHOPIFY_QUEUE.name)
@@ -373,8 +372,7 @@ def amazon_patch_listings(shop_id: str, payload: dict[str, Any], key: str) -> di
     else:
         db_, _ = deps()
         with db_.session(shop_id) as session:
-            if payload.get("decision_id") is not None:
-                decisions.note_action_result(session, int(payload["decision_id"]), key, "failed", result)
+            decisions.note_emitted_result(session, payload, key, result, "failed")
     return result
 
 

@@ -419,7 +419,7 @@ def shopify_set(shop_id: str, payload: dict[str, Any], key: str) -> dict[str, An
                              mode=LIVE, inputs={"levels": len(keys)}, rules=["compare_and_set@1"],
                              outputs={"conflicts": conflicts[:200]}, intended_actions=[], actions_taken=[],
                              cause=f"outbox:{key}")
-        _note(session, payload, key, result)
+        decisions.note_emitted_result(session, payload, key, result)
     PUSHED.labels(SHOPIFY).inc(len(plan))
     return result
 
@@ -446,14 +446,9 @@ def amazon_set(shop_id: str, payload: dict[str, Any], key: str) -> dict[str, Any
             row.pending = row.target != quantity
         result = {"path": update.path, "feed_id": update.feed_id, "written": len(quantities) - len(refused),
                   "refused": refused[:50]}
-        _note(session, payload, key, result)
+        decisions.note_emitted_result(session, payload, key, result)
     PUSHED.labels(AMAZON).inc(len(quantities) - len(refused))
     return result
-
-
-def _note(session: Session, payload: dict[str, Any], key: str, result: dict[str, Any]) -> None:
-    if payload.get("decision_id") is not None:
-        decisions.note_action_result(session, int(payload["decision_id"]), key, "done", result)
 
 
 # --- true-up -------------------------------------------------------------------------------

@@ -179,9 +179,7 @@ def shipbob_plan_shortage(shop_id: str, payload: dict[str, Any], key: str) -> di
         if order is not None and row is not None and row.unresolved:
             run = Run(session, shop_id, f"stock_plan:{payload['reference_id']}:{payload['shipment_id']}")
             apply_shortage_plan(run, order, row, plan, stock={sku: stock.get(sku, 0) for sku, _ in lines})
-        if payload.get("decision_id") is not None:
-            decisions.note_action_result(session, int(payload["decision_id"]), key, "done",
-                                         {"outcome": plan.outcome})
+        decisions.note_emitted_result(session, payload, key, {"outcome": plan.outcome})
     return {"outcome": plan.outcome}
 
 

@@ -166,7 +166,7 @@ def _note(shop_id: str, payload: dict[str, Any], key: str, status: str, result: 
     if payload.get("decision_id") is None:
         return
     with db.session(shop_id) as session:
-        decisions.note_action_result(session, int(payload["decision_id"]), key, status, result)
+        decisions.note_emitted_result(session, payload, key, result, status)
 
 
 # --- cancellation ---------------------------------------------------------------------------
@@ -274,9 +274,7 @@ def shipbob_cancel_order(shop_id: str, payload: dict[str, Any], key: str) -> dic
                 {"decision_id": payload.get("decision_id"), "shipbob": refused,
                  "suggested": ["intercept the parcel with the carrier", "start a return when it arrives"]})
             result["exception_id"] = row.id
-        if payload.get("decision_id") is not None:
-            decisions.note_action_result(session, int(payload["decision_id"]), key,
-                                         "refused" if refused else "done", result)
+        decisions.note_emitted_result(session, payload, key, result, "refused" if refused else "done")
     return result
 
 

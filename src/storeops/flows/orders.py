@@ -497,8 +497,7 @@ def note_result(shop_id: str, payload: dict[str, Any], key: str, result: dict[st
             if order is not None:
                 for name, value in order_values.items():
                     setattr(order, name, value)
-        if payload.get("decision_id") is not None:
-            decisions.note_action_result(session, int(payload["decision_id"]), key, "done", result)
+        decisions.note_emitted_result(session, payload, key, result)
 
 
 def create_shipbob_order(shipbob: ShipbobClient, payload: dict[str, Any]) -> dict[str, Any]:

@@ -336,11 +336,6 @@ def on_shipbob_return_completed(ctx: EventContext) -> None:
 # --- outbound actions --------------------------------------------------------------------------
 
 
-def _note(session: Session, payload: dict[str, Any], key: str, result: dict[str, Any]) -> None:
-    if payload.get("decision_id") is not None:
-        decisions.note_action_result(session, int(payload["decision_id"]), key, "done", result)
-
-
 @action("shipbob.create_return", queue=SHIPBOB_QUEUE.name)
 def shipbob_create_return(shop_id: str, payload: dict[str, Any], key: str) -> dict[str, Any]:
     """The return order at the FC that shipped the goods (restock on receipt). ShipBob answers
@@ -386,7 +381,7 @@ def shipbob_create_return(shop_id: str, payload: dict[str, Any], key: str) -> di
             request.shipbob_status = result["status"]
             if request.status == APPROVED:
                 returns.move(request, LABEL_ISSUED)
-        _note(session, payload, key, result)
+        decisions.note_emitted_result(session, payload, key, result)
     return result
 
 
@@ -422,7 +417,7 @@ def shopify_create_return(shop_id: str, payload: dict[str, Any], key: str) -> di
         request = returns.find(session, int(payload["return_id"]), lock=True)
         if request is not None:
             request.shopify_return_id = result["shopify_return_id"]
-        _note(session, payload, key, result)
+        decisions.note_emitted_result(session, payload, key, result)
     return result
 
 
@@ -454,7 +449,7 @@ def shopify_refund(shop_id: str, payload: dict[str, Any], key: str) -> dict[str,
             else:
                 returns.move(request, CLOSED)
                 request.closed_at = utcnow()
-        _note(session, payload, key, result)
+        decisions.note_emitted_result(session, payload, key, result)
     return result
 
 

@@ -614,8 +614,7 @@ def _intended(ticket: GorgiasTicket, message: dict[str, Any], message_id: str, r
 def _note_result(shop_id: str, payload: dict[str, Any], key: str, result: dict[str, Any]) -> None:
     db, _ = deps()
     with db.session(shop_id) as session:
-        if payload.get("decision_id") is not None:
-            decisions.note_action_result(session, int(payload["decision_id"]), key, "done", result)
+        decisions.note_emitted_result(session, payload, key, result)
 
 
 def _gorgias(shop_id: str) -> GorgiasClient:
@@ -686,9 +685,7 @@ def send_reply(shop_id: str, payload: dict[str, Any], key: str, *, inline: bool 
             found.automated = not found.escalated
             if found.first_response_at is None:
                 found.first_response_at = now
-        if payload.get("decision_id") is not None:
-            decisions.note_action_result(session, int(payload["decision_id"]), key, "done",
-                                         {"message_id": sent_id, "to": ticket.customer_email})
+        decisions.note_emitted_result(session, payload, key, {"message_id": sent_id, "to": ticket.customer_email})
     return {"message_id": sent_id}
 
 

@@ -56,6 +56,14 @@ def for_subject(session: Session, subject: str) -> list[DecisionRecord]:
                                 .order_by(DecisionRecord.id)))
 
 
+def note_emitted_result(session: Session, payload: dict[str, Any], key: str, result: dict[str, Any],
+                        status: str = "done") -> None:
+    """An outbox action's outcome, on the decision named in its payload (engine.outbox's
+    emit_actions puts `decision_id` there); nothing when the payload names none."""
+    if payload.get("decision_id") is not None:
+        note_action_result(session, int(payload["decision_id"]), key, status, result)
+
+
 def note_action_result(session: Session, decision_id: int, key: str, status: str, result: dict[str, Any]) -> None:
     """Record an action's outcome on the decision that emitted it.
 
