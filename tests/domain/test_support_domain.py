@@ -167,3 +167,18 @@ def test_policy_and_rules_are_validated_before_anything_is_stored(db: Database, 
     with db.session(shop_id) as session:
         again = support.settings_for(session, shop_id)
     assert again.rules == [{"name": "all", "tags": ["seen"]}] and again.policy.vip_lifetime_value == Decimal("250.50")
+
+
+def test_days_late_counts_the_newest_order_still_on_its_way_past_the_delivery_promise() -> None:
+    now = PLACED.replace(day=PLACED.day + 10)  # ten days after the orders were placed
+    assert customer(order(status="shipped")).days_late(now, 7) == 3
+    assert customer(order(status="routed")).days_late(now, 7) == 3  # not even shipped
+    assert customer(order(status="shipped")).days_late(now, 14) == 0  # still within the promise
+    assert customer(order(status="delivered")).days_late(now, 7) == 0
+    assert customer(order(status="cancelled")).days_late(now, 7) == 0
+    assert customer().days_late(now, 7) == 0
+    # Newest first: a delivered newer order does not hide an older one still on its way.
+    assert customer(order("#1002", status="delivered"), order("#1001", status="shipped")).days_late(now, 7) == 3
+    with pytest.raises(ValueError, match="delivery_days"):
+        SupportPolicy.from_json({"delivery_days": -1})
+    assert SupportPolicy.from_json({"delivery_days": 3}).as_json()["delivery_days"] == 3

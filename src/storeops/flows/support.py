@@ -361,7 +361,8 @@ def decide_message(text: str, record: CustomerRecord, rules: list[dict[str, Any]
     """Triage + plan for one message: the whole decision without I/O (tests run it directly)."""
     model = _triage_model()
     history = CustomerHistory(contacts_last_7_days=record.contacts_last_7_days,
-                              open_exceptions=record.open_exceptions)
+                              open_exceptions=record.open_exceptions,
+                              days_shipment_late=record.days_late(utcnow(), policy.delivery_days))
     view = triage_view(model.classify(text, history), model.version)
     return view, plan_ticket(view, text, record, policy, rules, capabilities() if caps is None else caps)
 

@@ -68,6 +68,7 @@ class SupportPolicy:
     vip_tags: tuple[str, ...] = ("vip",)
     repeat_contacts: int = 3  # this many earlier contacts in 7 days: a person takes over
     return_window_days: int = 30
+    delivery_days: int = 7  # an order not delivered this many days after it was placed is late
     return_policy_url: str | None = None
     support_email: str | None = None
     sla_hours: dict[str, float] = field(default_factory=lambda: {"urgent": 1.0, "high": 4.0, "normal": 24.0,
@@ -91,7 +92,7 @@ class SupportPolicy:
                 if not isinstance(value, int | float) or not 0 <= value <= 1:
                     raise ValueError(f"{name} must be a number from 0 to 1")
                 kwargs[name] = float(value)
-            elif name in ("repeat_contacts", "return_window_days"):
+            elif name in ("repeat_contacts", "return_window_days", "delivery_days"):
                 if not isinstance(value, int) or value < 0:
                     raise ValueError(f"{name} must be a whole number >= 0")
                 kwargs[name] = value
@@ -112,7 +113,8 @@ class SupportPolicy:
         return {"auto_reply_intents": list(self.auto_reply_intents), "min_confidence": self.min_confidence,
                 "max_frustration": self.max_frustration, "vip_lifetime_value": str(self.vip_lifetime_value),
                 "vip_tags": list(self.vip_tags), "repeat_contacts": self.repeat_contacts,
-                "return_window_days": self.return_window_days, "return_policy_url": self.return_policy_url,
+                "return_window_days": self.return_window_days, "delivery_days": self.delivery_days,
+                "return_policy_url": self.return_policy_url,
                 "support_email": self.support_email, "sla_hours": dict(self.sla_hours)}
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from storeops.core.clock import as_utc
+
 
 @dataclass(frozen=True)
 class OrderFact:
@@ -69,6 +71,15 @@ class CustomerRecord:
     @property
     def latest_order(self) -> OrderFact | None:
         return self.orders[0] if self.orders else None
+
+    def days_late(self, now: datetime, delivery_days: int) -> int:
+        """Days the newest order still on its way (not delivered, not cancelled) is past
+        `delivery_days` after it was placed; 0 when none is late. Frustration reads it: a
+        customer writing about a parcel a week overdue is rarely calm, whatever the words."""
+        waiting = next((o for o in self.orders if not o.cancelled and o.status != "delivered"), None)
+        if waiting is None:
+            return 0
+        return max(0, (now - as_utc(waiting.placed_at)).days - delivery_days)
 
 
 @dataclass(frozen=True)
