@@ -13,10 +13,12 @@ import time
 from typing import Any
 
 import httpx
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from flows.test_order_exceptions import GOOD, checkout, drain, open_exceptions, records, save_rules, shipbob_orders
 from flows.test_support_flow import agent_messages, gorgias_ticket, ticket_records, ticket_row, write_in
+from storeops.core.settings import Settings
 from storeops.db.session import Database
 from storeops.domain.orders.consent import read_consent
 from storeops.domain.orders.exceptions import OrderException
@@ -24,7 +26,10 @@ from storeops.engine.models import OutboxMessage
 from storeops.flows import order_exceptions, support
 from storeops.flows.orders import Run
 from storeops.flows.runtime import Worker
+from storeops.web.app import create_app
+from storeops.web.dashboard import COOKIE
 
+from conftest import ADMIN_TOKEN
 from helpers import wait_for
 
 
@@ -53,7 +58,7 @@ def public_reply(sandboxes: dict[str, dict[str, Any]], ticket_id: int) -> dict[s
 
 
 def test_yes_approves_no_back_orders_and_anything_else_waits_for_a_person(
-        db: Database, sandboxes: dict[str, dict[str, Any]], shop: str, worker: Worker) -> None:
+        settings: Settings, db: Database, sandboxes: dict[str, dict[str, Any]], shop: str, worker: Worker) -> None:
     emails = ("yes@example.com", "no@example.com", "unsure@example.com", "greedy@example.com")
     yes_oid, no_oid, unsure_oid, greedy_oid = consent_waiting(db, sandboxes, shop, *emails)
     substitute = the_exception(db, shop, yes_oid).context["plan"]["lines"][0]["ship_sku"]
@@ -94,6 +99,12 @@ def test_yes_approves_no_back_orders_and_anything_else_waits_for_a_person(
     [note] = row.context["customer_replies"]
     assert note["answer"] == "unclear" and f"ticket {unsure['ticket_id']}" in note["note"]
     assert "a person should read it" in note["note"]
+    # The Exceptions page says so beside the reason.
+    with TestClient(create_app(settings, db), cookies={COOKIE: ADMIN_TOKEN}) as client:
+        page = client.get(f"/exceptions?shop={shop}&status=waiting")
+    assert page.status_code == 200
+    assert f"The customer replied on Gorgias ticket {unsure['ticket_id']}" in page.text
+    assert "not a clear yes or no, read the ticket" in page.text
     assert [o["reference_id"] for o in shipbob_orders(sandboxes, unsure_oid)] == [unsure_oid]
 
     # Yes with more: only the customer's own waiting substitution is approved; the refund of
