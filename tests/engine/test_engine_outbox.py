@@ -447,8 +447,12 @@ def run_relay_until(relay: OutboxRelay, db: Database, key: str, status: str, tim
 
 @pytest.mark.parametrize("target", [NOTIFY, SYNC_STOCK])
 def test_a_vendor_down_through_a_whole_retry_policy_gets_a_later_round_not_a_failure(
-    db: Database, engine: Engine, relay: OutboxRelay, shop_id: str, order: str, short_rounds: None, target: str
+    db: Database, engine: Engine, relay: OutboxRelay, shop_id: str, order: str, target: str,
+    monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Long enough that the relay run below surely comes before the round is due (a loaded CI
+    # machine once took over 0.5 s between the requeue and that run).
+    monkeypatch.setattr(outbox, "ROUND_DELAY_MIN_S", 3.0)
     outage_calls[order] = QUICK.max_attempts + 1  # the first round fails, and the second's first call
     with db.session(shop_id) as session:
         key = emit(session, shop_id=shop_id, target=target, payload={"order": order}, cause=f"outage:{order}")
@@ -460,6 +464,7 @@ def test_a_vendor_down_through_a_whole_retry_policy_gets_a_later_round_not_a_fai
     assert found.status == "pending" and found.rounds == 1
     assert "503" in (found.error or "") and found.failing_since is not None
     assert found.not_before is not None and found.not_before > found.failing_since
+    assert found.not_before > utcnow()
     assert relay.run_once() == 0  # not before its time
     assert runs[f"{target}:{order}"] == QUICK.max_attempts
 
