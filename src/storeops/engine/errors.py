@@ -44,6 +44,15 @@ _TRANSPORT = _r(Action.RETRY, FailureType.TRANSIENT, "network error or timeout")
 _UNKNOWN = _r(Action.FAIL, FailureType.SYSTEM, "unexpected error")
 
 
+# The way to a vendor failed (no answer at all): retried like a 5xx.
+TRANSPORT_ERRORS = (httpx.TransportError, TimeoutError, ConnectionError)
+
+
+def vendor_side(error: BaseException) -> bool:
+    """A vendor's answer, or the way to it, failed (not our database, not our code)."""
+    return isinstance(error, (VendorError, *TRANSPORT_ERRORS))
+
+
 def classify(error: BaseException, overrides: Mapping[int, Resolution] | None = None) -> Resolution:
     """Map an exception to what the engine should do with it."""
     if isinstance(error, VendorError):
@@ -59,7 +68,7 @@ def classify(error: BaseException, overrides: Mapping[int, Resolution] | None = 
         return _r(Action.FAIL, FailureType.CONFIG, str(error) or "configuration error")
     if isinstance(error, InvalidInput):
         return _r(Action.FAIL, FailureType.SYSTEM, str(error) or "invalid input")
-    if isinstance(error, httpx.TransportError | TimeoutError | ConnectionError):
+    if isinstance(error, TRANSPORT_ERRORS):
         return _TRANSPORT
     if isinstance(error, OperationalError | IntegrityError):
         # Lost races between workers (a row inserted meanwhile, a deadlock, a locked

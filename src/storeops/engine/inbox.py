@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol, cast
 
-import httpx
 import orjson
 import structlog
 from sqlalchemy import CursorResult, and_, or_, select, update
@@ -33,7 +32,7 @@ from sqlalchemy.orm import Session
 from storeops.core.clock import as_utc, utcnow
 from storeops.core.errors import VendorError
 from storeops.db.session import Database
-from storeops.engine.errors import Action, classify
+from storeops.engine.errors import Action, classify, vendor_side
 from storeops.engine.models import FAILED, IGNORED, INVALID, PENDING, PROCESSED, InboxEvent
 
 # Handler failures on a vendor's side (5xx, 429, timeouts) are retried with backoff (up to 5
@@ -376,7 +375,7 @@ class InboxProcessor:
         resolution = classify(exc)
         if resolution.action not in (Action.RETRY, Action.RATE_LIMITED):
             give_up = True
-        elif _vendor_side(exc):
+        elif vendor_side(exc):
             # A vendor that is down (or throttling) for longer than the backoff's ~8 minutes is
             # waited out, every 5 minutes, for a day: failing would leave the order to a person.
             give_up = utcnow() - as_utc(event.received_at) > self.vendor_retry_window
@@ -407,11 +406,6 @@ class InboxProcessor:
         if changed != 1:
             return "lost_race"  # another worker settled it meanwhile
         return "failed" if give_up else "retried"
-
-
-def _vendor_side(exc: BaseException) -> bool:
-    """A vendor's answer or the way to it failed (not our database, not our code)."""
-    return isinstance(exc, VendorError | httpx.TransportError | TimeoutError | ConnectionError)
 
 
 def requeue(db: Database, inbox_ids: Sequence[int]) -> int:

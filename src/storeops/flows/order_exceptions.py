@@ -513,6 +513,14 @@ def answer_consent(run: Run, row: OrderException, reading: ConsentReading, *, ti
     answer = reading.answer if alone else UNCLEAR
     said = ", ".join(f'"{w}"' for w in reading.words) or "nothing we could read"
     source = {"ticket": ticket_id, "message": message_id, "reading": reading.as_dict(), "alone": alone}
+
+    def remember(record: DecisionRecord, **extra: str) -> None:
+        """The reply, on the exception's context (the Exceptions page shows the last one)."""
+        row.context = {**(row.context or {}), "customer_replies": [
+            *(row.context or {}).get("customer_replies", []),
+            {"ticket": ticket_id, "message": message_id, "answer": answer, "words": list(reading.words),
+             "at": utcnow().isoformat(), "decision_id": record.id, **extra}]}
+
     if not live or answer == UNCLEAR:
         why = "; ".join(reading.reasons) if alone else "more than one order waits for this customer's consent"
         record = decisions.record(
@@ -521,26 +529,17 @@ def answer_consent(run: Run, row: OrderException, reading: ConsentReading, *, ti
             rules=[reading.rule], outputs={"answer": answer, "would": {YES: "approve", NO: "override:backorder"}
                                            .get(answer, "ask a person"), "why": why}, intended_actions=[],
             actions_taken=[], cause=run.cause)
-        if live:
-            note = (f"the customer replied on Gorgias ticket {ticket_id} ({why}): a person should read it"
-                    if answer == UNCLEAR else "")
-            row.context = {**(row.context or {}), "customer_replies": [
-                *(row.context or {}).get("customer_replies", []),
-                {"ticket": ticket_id, "message": message_id, "answer": answer, "words": list(reading.words),
-                 "at": utcnow().isoformat(), "decision_id": record.id, "note": note}]}
+        if live:  # live here means the answer was unclear
+            remember(record, note=f"the customer replied on Gorgias ticket {ticket_id} ({why}): "
+                                  "a person should read it")
         return {"exception_id": row.id, "answer": answer, "decided": False, "decision_id": record.id}
     if answer == YES:
         record = apply_shortage_plan(run, order, row, _stored_plan(row), consent_given=True, resolve_as=APPROVED)
-        record.inputs = {**record.inputs, "consent": source}
-        record.rules = [*record.rules, reading.rule]
     else:
         record = cast(DecisionRecord, _override(run, order, row, "backorder", None,
                                                 f"customer said no on Gorgias ticket {ticket_id}: {said}"))
-        record.inputs = {**record.inputs, "consent": source}
-        record.rules = [*record.rules, reading.rule]
-    row.context = {**(row.context or {}), "customer_replies": [
-        *(row.context or {}).get("customer_replies", []),
-        {"ticket": ticket_id, "message": message_id, "answer": answer, "words": list(reading.words),
-         "at": utcnow().isoformat(), "decision_id": record.id}]}
+    record.inputs = {**record.inputs, "consent": source}
+    record.rules = [*record.rules, reading.rule]
+    remember(record)
     return {"exception_id": row.id, "answer": answer, "decided": record.mode == LIVE, "decision_id": record.id,
             "order": order.external_id}
