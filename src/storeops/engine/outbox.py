@@ -400,27 +400,28 @@ def list_messages(db: Database, *, status: str | None = None, target: str | None
 def retry_failed(db: Database, keys: list[str]) -> int:
     """Send failed messages again (after a person fixed the cause): back to pending, so the
     relay delivers them in its next batch. Returns how many were failed."""
-    with db.system_session() as session:
-        changed = session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.idempotency_key.in_(keys), OutboxMessage.status == FAILED)
-            .values(status=PENDING, workflow_id=None, dispatched_at=None, finished_at=None, error=None,
-                    rounds=OutboxMessage.rounds + 1, not_before=None, failing_since=None)
-            .execution_options(synchronize_session=False)
-        )
-        return int(getattr(changed, "rowcount", 0) or 0)
+    return _requeue_failed(db, OutboxMessage.idempotency_key.in_(keys))
 
 
 def retry_failed_ids(db: Database, ids: Sequence[int], *, shop_id: str | None = None) -> int:
     """`retry_failed` by message id (what the API and the dashboard list), optionally only the
     shop's own messages. Returns how many were failed and go again."""
+    scope = [OutboxMessage.shop_id == shop_id] if shop_id is not None else []
+    return _requeue_failed(db, OutboxMessage.id.in_(list(ids)), *scope)
+
+
+def _requeue_failed(db: Database, *which: Any) -> int:
+    """The failed messages among `which`, back to pending as a new round (a partitioned
+    action's ended workflow is not re-run), with no wait and a fresh retry window."""
     with db.system_session() as session:
-        query = select(OutboxMessage.idempotency_key).where(OutboxMessage.id.in_(list(ids)),
-                                                            OutboxMessage.status == FAILED)
-        if shop_id is not None:
-            query = query.where(OutboxMessage.shop_id == shop_id)
-        keys = list(session.scalars(query))
-    return retry_failed(db, keys) if keys else 0
+        changed = session.execute(
+            update(OutboxMessage)
+            .where(*which, OutboxMessage.status == FAILED)
+            .values(status=PENDING, workflow_id=None, dispatched_at=None, finished_at=None, error=None,
+                    rounds=OutboxMessage.rounds + 1, not_before=None, failing_since=None)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(changed, "rowcount", 0) or 0)
 
 
 class OutboxRelay:
