@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 
 from storeops.core.clock import utcnow
 from storeops.core.errors import VendorError
@@ -44,6 +45,7 @@ LIMITED = define_queue(QueueSpec("test_engine_outbox.limited", limit=5, period=1
 call_times: dict[str, float] = {}
 NOTIFY = "test_engine_outbox.notify"  # batched; the vendor is down for the order's first N calls
 SYNC_STOCK = "test_engine_outbox.sync_stock"  # the same, partitioned
+CONFLICTED = "test_engine_outbox.conflicted"  # our own database keeps refusing: not a vendor outage
 QUICK = RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.02)  # a whole policy in ~30 ms
 outage_calls: dict[str, int] = {}  # order -> calls the vendor still answers with 503
 
@@ -105,6 +107,12 @@ def _through_outage(name: str, order: str) -> None:
 def notify(shop_id: str, payload: dict[str, Any], key: str) -> dict[str, Any]:
     _through_outage(NOTIFY, payload["order"])
     return {"notified": payload["order"]}
+
+
+@action(CONFLICTED, queue=VENDOR.name, policy=QUICK)
+def conflicted(shop_id: str, payload: dict[str, Any], key: str) -> dict[str, Any]:
+    _ran(CONFLICTED, payload["order"])
+    raise OperationalError("UPDATE orders", {}, Exception("database is locked"))
 
 
 @action(SYNC_STOCK, queue=PER_ORDER.name, partition=lambda shop_id, payload: f"{shop_id}:{payload['order']}",
@@ -507,3 +515,14 @@ def test_a_person_retrying_a_failed_partitioned_action_gets_a_new_workflow(
     assert done.result == {"refunded": order}
     assert done.workflow_id == workflow_id_for(key, 1) != workflow_id_for(key)
     assert runs[f"{REFUND_ORDER}:{order}"] == 2
+
+
+def test_our_own_retryable_failure_through_a_whole_policy_fails_instead_of_waiting_a_day(
+    db: Database, engine: Engine, relay: OutboxRelay, shop_id: str, order: str
+) -> None:
+    with db.session(shop_id) as session:
+        key = emit(session, shop_id=shop_id, target=CONFLICTED, payload={"order": order}, cause=f"conflict:{order}")
+    failed = run_relay_until(relay, db, key, "failed")
+    assert failed.status == "failed" and failed.rounds == 0 and failed.not_before is None
+    assert "database is locked" in (failed.error or "") and "(after 3 attempts)" in (failed.error or "")
+    assert runs[f"{CONFLICTED}:{order}"] == QUICK.max_attempts

@@ -54,7 +54,7 @@ from sqlalchemy.orm import Session
 from storeops.core.clock import utcnow
 from storeops.core.ids import idempotency_key
 from storeops.db.session import Database, ShopScopeViolation
-from storeops.engine.errors import Action
+from storeops.engine.errors import Action, vendor_side
 from storeops.engine.models import PENDING, OutboxMessage, newest_with_counts
 from storeops.engine.retry import DEFAULT_POLICY, GaveUp, RetryPolicy
 from storeops.engine.workflows import (
@@ -199,8 +199,10 @@ def _mark_given_up(message_id: int, error: str, transient: bool) -> str:
 
 
 def _transient(exc: GaveUp) -> bool:
-    """The vendor may well answer later (5xx, timeout, 429), as opposed to refusing."""
-    return exc.resolution.action in (Action.RETRY, Action.RATE_LIMITED)
+    """The vendor may well answer later (5xx, timeout, 429), as opposed to refusing. Retryable
+    failures of our own (database conflicts through a whole policy: likely a bug) fail
+    visibly instead, as in the inbox."""
+    return exc.resolution.action in (Action.RETRY, Action.RATE_LIMITED) and vendor_side(exc.cause)
 
 
 def _give_up(message_id: int, error: str, transient: bool, *, workflow_id: str | None = None) -> str:
